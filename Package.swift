@@ -1,0 +1,80 @@
+// swift-tools-version: 6.1
+// Coffer: a local secrets vault for Linux with AWS Secrets Manager's model and IAM-style access control.
+//
+// Layering (dependencies point one way; see ../shared/STYLE.md):
+//   CofferCore ← CofferProtocol, CofferPolicy, CofferCrypto, CofferStore, CofferSystem ← CofferVault ← CofferServer ← cofferd
+//   CofferClient depends on CofferProtocol and CofferSystem only; the `coffer` CLI on CofferClient.
+import PackageDescription
+
+let strict: [SwiftSetting] = [
+    .swiftLanguageMode(.v6),
+    .unsafeFlags(["-warnings-as-errors"]),
+]
+
+let package = Package(
+    name: "Coffer",
+    products: [
+        .executable(name: "cofferd", targets: ["cofferd"]),
+        .executable(name: "coffer", targets: ["coffer"]),
+        .library(name: "CofferClient", targets: ["CofferClient"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2")
+    ],
+    targets: [
+        // C fences: one per C library, imported by exactly one Swift module each.
+        .systemLibrary(name: "CSodium", pkgConfig: "libsodium", providers: [.apt(["libsodium-dev"])]),
+        .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+        // Linux syscalls Swift's Glibc module does not expose (struct ucred, accept4, SO_PEERPIDFD, pidfd).
+        .target(name: "CCofferSys", cSettings: [.define("_GNU_SOURCE")]),
+
+        .target(name: "CofferCore", swiftSettings: strict),
+        .target(name: "CofferProtocol", dependencies: ["CofferCore"], swiftSettings: strict),
+        .target(name: "CofferPolicy", dependencies: ["CofferCore"], swiftSettings: strict),
+        .target(name: "CofferCrypto", dependencies: ["CofferCore", "CSodium"], swiftSettings: strict),
+        .target(name: "CofferStore", dependencies: ["CofferCore", "CSQLite"], swiftSettings: strict),
+        .target(name: "CofferSystem", dependencies: ["CofferCore", "CCofferSys"], swiftSettings: strict),
+        .target(
+            name: "CofferVault",
+            dependencies: ["CofferCore", "CofferProtocol", "CofferPolicy", "CofferCrypto", "CofferStore"],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "CofferServer",
+            dependencies: ["CofferCore", "CofferProtocol", "CofferVault", "CofferSystem"],
+            swiftSettings: strict
+        ),
+        .target(name: "CofferClient", dependencies: ["CofferCore", "CofferProtocol", "CofferSystem"], swiftSettings: strict),
+        .executableTarget(
+            name: "cofferd",
+            dependencies: ["CofferCore", "CofferServer", "CofferSystem", "CofferVault"],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "coffer",
+            dependencies: [
+                "CofferCore", "CofferProtocol", "CofferClient",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strict
+        ),
+
+        .testTarget(name: "CofferCoreTests", dependencies: ["CofferCore"], swiftSettings: strict),
+        .testTarget(name: "CofferProtocolTests", dependencies: ["CofferCore", "CofferProtocol"], swiftSettings: strict),
+        .testTarget(name: "CofferPolicyTests", dependencies: ["CofferCore", "CofferPolicy"], swiftSettings: strict),
+        .testTarget(name: "CofferCryptoTests", dependencies: ["CofferCore", "CofferCrypto"], swiftSettings: strict),
+        .testTarget(name: "CofferStoreTests", dependencies: ["CofferCore", "CofferStore"], swiftSettings: strict),
+        .testTarget(name: "CofferSystemTests", dependencies: ["CofferCore", "CofferSystem"], swiftSettings: strict),
+        .testTarget(
+            name: "CofferVaultTests",
+            dependencies: ["CofferCore", "CofferProtocol", "CofferVault", "CofferCrypto", "CofferStore", "CofferPolicy"],
+            swiftSettings: strict
+        ),
+        // Starts the real `cofferd` binary on a temp dir and talks to it over its real socket.
+        .testTarget(
+            name: "CofferIntegrationTests",
+            dependencies: ["CofferCore", "CofferProtocol", "CofferClient", "CofferSystem"],
+            swiftSettings: strict
+        ),
+    ]
+)

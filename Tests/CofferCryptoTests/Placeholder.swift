@@ -1,0 +1,5 @@
+import Testing
+
+@testable import CofferCrypto
+
+@Test func placeholderCofferCrypto() { #expect(Bool(true)) }

@@ -1,0 +1,5 @@
+import Testing
+
+import CofferClient
+
+@Test func placeholderCofferIntegration() { #expect(Bool(true)) }

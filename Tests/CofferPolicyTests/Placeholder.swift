@@ -1,0 +1,5 @@
+import Testing
+
+@testable import CofferPolicy
+
+@Test func placeholderCofferPolicy() { #expect(Bool(true)) }

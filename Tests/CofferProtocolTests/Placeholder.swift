@@ -1,0 +1,5 @@
+import Testing
+
+@testable import CofferProtocol
+
+@Test func placeholderCofferProtocol() { #expect(Bool(true)) }

@@ -1,0 +1,5 @@
+import Testing
+
+@testable import CofferStore
+
+@Test func placeholderCofferStore() { #expect(Bool(true)) }

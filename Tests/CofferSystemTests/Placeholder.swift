@@ -1,0 +1,5 @@
+import Testing
+
+@testable import CofferSystem
+
+@Test func placeholderCofferSystem() { #expect(Bool(true)) }

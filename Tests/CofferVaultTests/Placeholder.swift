@@ -1,0 +1,5 @@
+import Testing
+
+@testable import CofferVault
+
+@Test func placeholderCofferVault() { #expect(Bool(true)) }
