@@ -1,5 +1,0 @@
-import Testing
-
-@testable import CofferCrypto
-
-@Test func placeholderCofferCrypto() { #expect(Bool(true)) }
