@@ -9,6 +9,16 @@ enum AEAD {
     static let nonceBytes = 24
     static let tagBytes = 16
 
+    /// Whether the literals above are libsodium's sizes (checked by a test).
+    static var sizesMatchLibsodium: Bool {
+        keyBytes == crypto_aead_xchacha20poly1305_ietf_keybytes()
+            && nonceBytes == crypto_aead_xchacha20poly1305_ietf_npubbytes()
+            && tagBytes == crypto_aead_xchacha20poly1305_ietf_abytes()
+            && PassphraseKDF.saltByteCount == crypto_pwhash_saltbytes()
+            && Digest.sha256ByteCount == crypto_hash_sha256_bytes()
+            && HMAC.sha256ByteCount == crypto_auth_hmacsha256_bytes()
+    }
+
     /// Writes `message.count + tagBytes` bytes (ciphertext ‖ tag) to `output`.
     @inline(__always)
     static func encrypt(

@@ -383,6 +383,32 @@ public enum Envelope {
         AssociatedDataWriter.size(keyLabel.utf8CodeUnitCount, 1, vault.count, 8, version.count, dataKeyIDBytes, 4)
     }
 
+    /// The associated data for `binding` as bytes: the value's if `masterKeyID` is nil, else the wrapped key's.
+    /// Not used on the hot path (which writes it on the stack); for tests and documentation.
+    static func associatedData(
+        for binding: SealBinding, dataKeyID: [UInt8], masterKeyID: UInt32?, formatVersion: UInt8 = formatVersion
+    ) -> [UInt8] {
+        binding.withUTF8 { vault, version in
+            let size =
+                masterKeyID == nil
+                ? valueADSize(vault: vault, version: version) : keyADSize(vault: vault, version: version)
+            return [UInt8](unsafeUninitializedCapacity: size) { output, initialized in
+                let space = UnsafeMutableRawBufferPointer(output)
+                let written =
+                    if let masterKeyID {
+                        writeKeyAD(
+                            into: space, vault: vault, secretID: binding.secretID, version: version,
+                            dataKeyID: dataKeyID, masterKeyID: masterKeyID, formatVersion: formatVersion)
+                    } else {
+                        writeValueAD(
+                            into: space, vault: vault, secretID: binding.secretID, version: version,
+                            dataKeyID: dataKeyID, formatVersion: formatVersion)
+                    }
+                initialized = written.count
+            }
+        }
+    }
+
     private static let valueLabel: StaticString = "coffer/value"
     private static let keyLabel: StaticString = "coffer/dek"
 
