@@ -1,0 +1,33 @@
+import CCofferSys
+import Glibc
+
+/// Process-wide protections the daemon applies at startup, before any secret is in memory (threat T22).
+public enum Hardening {
+    /// Makes the process non-dumpable (`prctl(PR_SET_DUMPABLE, 0)`: no core dump, and `/proc/<pid>/mem`, `ptrace`
+    /// and most of `/proc/<pid>/` become root-only even for the same uid) and sets `RLIMIT_CORE` to 0 (belt and braces:
+    /// a later `setuid`/exec could restore dumpability).
+    public static func disableCoreDumps() throws {
+        _ = try retryingEINTR("prctl(PR_SET_DUMPABLE)") { coffer_set_dumpable(0) }
+        var limit = rlimit(rlim_cur: 0, rlim_max: 0)
+        _ = try retryingEINTR("setrlimit(RLIMIT_CORE)") { setrlimit(__rlimit_resource_t(RLIMIT_CORE.rawValue), &limit) }
+    }
+
+    /// Whether the process is dumpable (`prctl(PR_GET_DUMPABLE)` is not 0).
+    public static func isDumpable() throws -> Bool {
+        try retryingEINTR("prctl(PR_GET_DUMPABLE)") { coffer_get_dumpable() } != 0
+    }
+
+    /// The soft and hard `RLIMIT_CORE`.
+    public static func coreDumpLimit() throws -> (soft: UInt64, hard: UInt64) {
+        var limit = rlimit()
+        _ = try retryingEINTR("getrlimit(RLIMIT_CORE)") { getrlimit(__rlimit_resource_t(RLIMIT_CORE.rawValue), &limit) }
+        return (UInt64(limit.rlim_cur), UInt64(limit.rlim_max))
+    }
+
+    /// Ignores SIGPIPE process-wide, so a write to a vanished peer returns EPIPE instead of killing the daemon
+    /// (CofferSystem also sends with `MSG_NOSIGNAL`). Inherited across `fork`; reset to default by `exec`? No:
+    /// ignored signals stay ignored across `exec`, so a child that needs SIGPIPE must restore it.
+    public static func ignoreSIGPIPE() throws {
+        _ = try retryingEINTR("sigaction(SIGPIPE)") { coffer_ignore_sigpipe() }
+    }
+}
