@@ -206,3 +206,24 @@ extension Document {
         return first.lowercased() + key.dropFirst()
     }
 }
+
+// MARK: - Timestamps and bytes
+
+extension Value {
+    public var timestampValue: Timestamp? {
+        if case .timestamp(let t) = self { return t }
+        return nil
+    }
+    public var bytesValue: [UInt8]? {
+        if case .bytes(let b) = self { return b }
+        return nil
+    }
+}
+
+extension Document {
+    public func timestamp(_ key: String) throws(ServiceError) -> Timestamp? {
+        guard let value = self[key] else { return nil }
+        guard case .timestamp(let t) = value else { throw Document.typeError(key, expected: "timestamp", got: value) }
+        return t
+    }
+}

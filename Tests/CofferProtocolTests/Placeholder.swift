@@ -1,5 +1,0 @@
-import Testing
-
-@testable import CofferProtocol
-
-@Test func placeholderCofferProtocol() { #expect(Bool(true)) }
