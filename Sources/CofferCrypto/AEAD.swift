@@ -100,3 +100,13 @@ func withNonNullBase<R>(_ bytes: UnsafeRawBufferPointer, _ body: (UnsafePointer<
     let dummy: UInt8 = 0
     return withUnsafePointer(to: dummy) { body($0) }
 }
+
+/// A string's UTF-8 bytes: borrowed in place for native strings (no copy, no allocation), copied otherwise.
+@inline(__always)
+func withUTF8Bytes<R>(of string: String, _ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+    if let result = try string.utf8.withContiguousStorageIfAvailable({ try body(UnsafeRawBufferPointer($0)) }) {
+        return result
+    }
+    var copy = string
+    return try copy.withUTF8 { try body(UnsafeRawBufferPointer($0)) }
+}

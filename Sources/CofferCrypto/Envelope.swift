@@ -19,12 +19,8 @@ public struct SealBinding: Sendable, Hashable {
 
     /// The UTF-8 bytes of the two text fields, without copying native strings.
     func withUTF8<R>(_ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> R) rethrows -> R {
-        var vault = vaultID
-        var version = versionID
-        return try vault.withUTF8 { vaultBytes in
-            try version.withUTF8 { versionBytes in
-                try body(UnsafeRawBufferPointer(vaultBytes), UnsafeRawBufferPointer(versionBytes))
-            }
+        try withUTF8Bytes(of: vaultID) { vault in
+            try withUTF8Bytes(of: versionID) { version in try body(vault, version) }
         }
     }
 }
@@ -162,8 +158,8 @@ public enum Envelope {
     // MARK: Seal
 
     /// Seals `plaintext` (at most `Limits.maxSecretValueBytes`) for `binding` under a fresh data key wrapped by
-    /// `masterKey`. The data key lives in guarded memory (the scratch's, if given; otherwise a one-off allocation)
-    /// and is wiped before returning.
+    /// `masterKey`. The data key lives in guarded memory and is wiped before returning: the scratch's, if given
+    /// (request paths should pass their thread's), otherwise a one-off `sodium_malloc`, which costs about 35 µs.
     public static func seal(
         plaintext: UnsafeRawBufferPointer, binding: SealBinding, masterKey: MasterKey, scratch: OpenScratch? = nil
     ) throws(CryptoError) -> SealedValue {

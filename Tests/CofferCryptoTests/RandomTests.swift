@@ -182,3 +182,34 @@ private let space: Set<UInt8> = [UInt8(ascii: " ")]
         #expect(error.message.contains(length > 0 ? "less than or equal to 4096" : "greater than or equal to 1"))
     }
 }
+
+@Suite struct UniformSamplerTests {
+    @Test(arguments: [2, 3, 10, 26, 32, 62, 94, 95, 4_096, 1 << 31, UInt32.max - 1, UInt32.max] as [UInt32])
+    func rejectionLeavesAMultipleOfTheBound(_ bound: UInt32) {
+        let minimum = UInt64(1 << 32) % UInt64(bound)
+        #expect((UInt64(1 << 32) - minimum) % UInt64(bound) == 0)
+        if minimum > 0 {
+            #expect(UniformSampler.reduce(UInt32(minimum - 1), upperBound: bound) == nil)
+            #expect(UniformSampler.reduce(0, upperBound: bound) == nil)
+        }
+        #expect(UniformSampler.reduce(UInt32(minimum), upperBound: bound) == UInt32(minimum % UInt64(bound)))
+        #expect(UniformSampler.reduce(.max, upperBound: bound) == UInt32.max % bound)
+    }
+
+    @Test func degenerateBounds() {
+        #expect(UniformSampler.reduce(12_345, upperBound: 0) == 0)
+        #expect(UniformSampler.reduce(12_345, upperBound: 1) == 0)
+    }
+
+    @Test func samplesCoverTheRangeAcrossBatches() {
+        var counts = [Int](repeating: 0, count: 7)
+        UniformSampler.with { sampler in
+            for _ in 0..<7_000 {
+                let value = sampler.uniform(7)
+                counts[Int(value)] += 1
+            }
+        }
+        // 1,000 expected per value, standard deviation ≈ 29: ±200 is about 7 deviations.
+        for count in counts { #expect((800...1_200).contains(count)) }
+    }
+}
