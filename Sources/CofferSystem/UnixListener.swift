@@ -153,9 +153,12 @@ public final class UnixListener: Sendable {
     }
 
     /// Removes the socket file, but only if the path still names the socket this listener bound (a newer daemon may
-    /// have replaced it). Adopted sockets belong to systemd and are left alone. Call at shutdown.
+    /// have replaced it). Adopted sockets belong to systemd and are left alone. Call at shutdown, **before** closing
+    /// ``descriptor``: while the socket is open it pins its inode, so the number cannot have been reused by a
+    /// successor's socket; once closed, nothing is removed.
     public func removeSocketFile() {
-        guard let path, let boundFile, let now = try? SafeFile.status(path: path), now.kind == .socket,
+        guard descriptor.isOpen, let path, let boundFile, let now = try? SafeFile.status(path: path),
+            now.kind == .socket,
             FileIdentity(device: now.device, inode: now.inode) == boundFile
         else { return }
         _ = try? withPath(path, unlinkQuietly)

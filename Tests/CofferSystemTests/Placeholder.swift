@@ -1,5 +1,0 @@
-import Testing
-
-@testable import CofferSystem
-
-@Test func placeholderCofferSystem() { #expect(Bool(true)) }
