@@ -139,7 +139,8 @@ extension FileDescriptor {
     // MARK: Blocking I/O (client side, files)
 
     /// Reads until `buffer` is full or end of file; returns the number of bytes read (less than `buffer.count` only
-    /// at EOF). Retries EINTR. A receive timeout (``setReceiveTimeout(milliseconds:)``) gives ``SocketError/timedOut``.
+    /// at EOF or ECONNRESET). Retries EINTR. A receive timeout (``setReceiveTimeout(milliseconds:)``) gives
+    /// ``SocketError/timedOut``. For blocking descriptors.
     public func readFully(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
         guard let base = buffer.baseAddress else { return 0 }
         let fd = rawValue
@@ -152,13 +153,10 @@ extension FileDescriptor {
             }
             if n == 0 { break }
             let code = Glibc.errno
-            switch code {
-            case EINTR: continue
-            case EAGAIN: throw SocketError.timedOut
-            case ECONNRESET: break
-            default: throw SystemError(call: "read", errno: code)
-            }
-            break
+            if code == EINTR { continue }
+            if code == ECONNRESET { break }  // the peer is gone: no more data, like EOF
+            if code == EAGAIN { throw SocketError.timedOut }
+            throw SystemError(call: "read", errno: code)
         }
         return done
     }

@@ -25,8 +25,8 @@ public enum Hardening {
     }
 
     /// Ignores SIGPIPE process-wide, so a write to a vanished peer returns EPIPE instead of killing the daemon
-    /// (CofferSystem also sends with `MSG_NOSIGNAL`). Inherited across `fork`; reset to default by `exec`? No:
-    /// ignored signals stay ignored across `exec`, so a child that needs SIGPIPE must restore it.
+    /// (CofferSystem also sends with `MSG_NOSIGNAL`). An ignored signal stays ignored across `fork` and `exec`, so a
+    /// child program that relies on SIGPIPE must restore the default itself.
     public static func ignoreSIGPIPE() throws {
         _ = try retryingEINTR("sigaction(SIGPIPE)") { coffer_ignore_sigpipe() }
     }
