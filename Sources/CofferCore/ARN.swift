@@ -50,8 +50,10 @@ public struct VaultIdentity: Sendable, Hashable {
     public static let defaultPartition = "coffer"
     public static let defaultRegion = "local"
 
-    public init(partition: String = VaultIdentity.defaultPartition, region: String = VaultIdentity.defaultRegion,
-                accountID: String) {
+    public init(
+        partition: String = VaultIdentity.defaultPartition, region: String = VaultIdentity.defaultRegion,
+        accountID: String
+    ) {
         self.partition = partition
         self.region = region
         self.accountID = accountID

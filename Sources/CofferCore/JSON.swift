@@ -262,7 +262,9 @@ private struct JSONParser {
         }
     }
 
-    mutating func appendRun(from start: Int, to end: Int, into scalars: inout String.UnicodeScalarView)
+    mutating func appendRun(
+        from start: Int, to end: Int, into scalars: inout String.UnicodeScalarView
+    )
         throws(JSONParseError)
     {
         guard start < end else { return }

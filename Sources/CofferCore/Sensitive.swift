@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Bytes that may be secret: a secret value in transit (a request's SecretString/SecretBinary, a reply's value).

@@ -48,7 +48,8 @@ public struct ServiceError: Error, Sendable, Equatable, CustomStringConvertible 
     public var description: String { "\(code.rawValue): \(message)" }
 
     // Common AWS messages, spelled once.
-    public static let secretNotFound = ServiceError(.resourceNotFound, "Secrets Manager can't find the specified secret.")
+    public static let secretNotFound = ServiceError(
+        .resourceNotFound, "Secrets Manager can't find the specified secret.")
     public static let markedForDeletion = ServiceError(
         .invalidRequest,
         "You can't perform this operation on the secret because it was marked for deletion."

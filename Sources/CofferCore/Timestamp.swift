@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A point in time with millisecond precision, as milliseconds since the Unix epoch (UTC).

@@ -1,5 +1,0 @@
-import Testing
-
-@testable import CofferVault
-
-@Test func placeholderCofferVault() { #expect(Bool(true)) }
