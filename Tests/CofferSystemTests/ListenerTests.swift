@@ -55,6 +55,7 @@ struct ListenerTests {
         let path = dir.child("api.sock")
         let first = try UnixListener.bind(path: path, mode: 0o600)
         first.descriptor.close()  // a crashed daemon: the file stays, nobody listens
+        #expect(eventually { (try? UnixSocket.connect(path: path)) == nil })
         #expect(throws: SocketError.connectionRefused(path: path)) { try UnixSocket.connect(path: path) }
 
         let second = try UnixListener.bind(path: path, mode: 0o600)

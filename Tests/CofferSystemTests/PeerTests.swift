@@ -145,13 +145,19 @@ func realPath(_ path: String) -> String? {
     return String(cString: resolved)
 }
 
-/// posix_spawn with an empty environment; returns the pid.
-func spawn(_ arguments: [String]) throws -> Int32 {
+/// posix_spawn with this process's environment, stdout and stderr to /dev/null, and optionally `descriptor`
+/// duplicated to `target` in the child (without close-on-exec); returns the pid.
+func spawn(_ arguments: [String], descriptor: Int32? = nil, at target: Int32 = 3) throws -> Int32 {
     var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
     defer { for p in argv { free(p) } }
-    var envp: [UnsafeMutablePointer<CChar>?] = [nil]
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    defer { posix_spawn_file_actions_destroy(&actions) }
+    posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+    posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+    if let descriptor { posix_spawn_file_actions_adddup2(&actions, descriptor, target) }
     var pid: Int32 = 0
-    let code = posix_spawn(&pid, arguments[0], nil, nil, &argv, &envp)
+    let code = posix_spawn(&pid, arguments[0], &actions, nil, &argv, environ)
     guard code == 0 else { throw SystemError(call: "posix_spawn", errno: code) }
     return pid
 }

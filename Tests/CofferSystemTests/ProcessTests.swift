@@ -69,6 +69,7 @@ struct ProcessTests {
         let stale = dir.child("stale.sock")
         let listener = try UnixListener.bind(path: stale, mode: 0o600)
         listener.descriptor.close()
+        #expect(eventually { (try? UnixSocket.connect(path: stale)) == nil })
         #expect(throws: SocketError.connectionRefused(path: stale)) { try UnixSocket.connect(path: stale) }
         let long = "/" + String(repeating: "x", count: 200)
         #expect(throws: PathError.invalidSocketPath(path: long)) { try UnixSocket.connect(path: long) }

@@ -61,6 +61,7 @@ func withUmask<R>(_ mask: mode_t, _ body: () throws -> R) rethrows -> R {
 func writeFile(_ path: String, _ text: String, mode: mode_t = 0o644) {
     let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
     precondition(fd >= 0, "test setup: cannot create \(path)")
+    fchmod(fd, mode)  // another test may have changed the umask
     _ = text.utf8CString.withUnsafeBufferPointer { Glibc.write(fd, $0.baseAddress, $0.count - 1) }
     close(fd)
 }
@@ -91,4 +92,16 @@ func selfExecutable() -> String? { ProcessFacts.readLink("/proc/self/exe") }
 func finish(_ code: Int32, removing directory: TemporaryDirectory?) -> Never {
     if let directory { removeTree(directory.path) }
     exit(code)
+}
+
+/// Polls `condition` every millisecond for up to two seconds.
+///
+/// Needed after closing a descriptor: a child that another test forks (or spawns) at that moment holds copies of
+/// all our descriptors until it closes them or execs, so "peer sees EOF" or "connect is refused" can take a moment.
+func eventually(_ condition: () throws -> Bool) rethrows -> Bool {
+    for _ in 0..<2_000 {
+        if try condition() { return true }
+        usleep(1_000)
+    }
+    return try condition()
 }

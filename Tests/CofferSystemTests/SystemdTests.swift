@@ -88,39 +88,48 @@ struct SystemdTests {
         #expect(parse(["LISTEN_PID": "7", "LISTEN_FDS": "2", "LISTEN_FDNAMES": ":admin"]) == ["unknown=3", "admin=4"])
     }
 
-    @Test("a real listening socket passed as fd 3 is found, made CLOEXEC, adopted and accepts (child process)")
-    func listenRealDescriptor() async {
-        await #expect(processExitsWith: .success) {
-            guard let dir = try? TemporaryDirectory(),
-                let listener = try? UnixListener.bind(path: dir.child("api.sock"), mode: 0o600)
-            else { exit(2) }
-            // Put the listener at fd 3 without CLOEXEC, as systemd does; keep whatever was at 3 aside and restore it.
-            let saved = fcntl(3, F_DUPFD_CLOEXEC, 100)
-            let passed = listener.descriptor.consume()
-            if passed != 3 {  // the listener may already be fd 3 when nothing else was open there
-                guard dup2(passed, 3) == 3 else { finish(3, removing: dir) }
-                close(passed)
-            }
-            guard fcntl(3, F_SETFD, 0) == 0 else { finish(6, removing: dir) }
-            var result: Int32 = 0
-            setenv("LISTEN_PID", "\(getpid())", 1)
-            setenv("LISTEN_FDS", "1", 1)
-            setenv("LISTEN_FDNAMES", "api", 1)
-            if let fds = try? SocketActivation.listenFDs(), fds.count == 1, fds[0].name == "api", fds[0].fd == 3,
-                getenv("LISTEN_PID") == nil, getenv("LISTEN_FDS") == nil, getenv("LISTEN_FDNAMES") == nil,
-                fcntl(3, F_GETFD) & FD_CLOEXEC != 0,
-                let adopted = try? UnixListener.adopt(fd: 3),
-                let client = try? UnixSocket.connect(path: dir.child("api.sock")),
-                (try? acceptOne(adopted)) != nil
-            {
-                _ = adopted.descriptor.consume()
-                result = client.isOpen ? 0 : 4
-            } else {
-                result = 5
-            }
-            if saved >= 0 { dup2(saved, 3) } else { close(3) }
-            finish(result, removing: dir)
+    @Test("a listening socket really passed as fd 3: sh sets LISTEN_PID=$$ and execs this test binary's probe")
+    func listenRealDescriptor() throws {
+        let dir = try TemporaryDirectory()
+        let path = dir.child("api.sock")
+        let listener = try UnixListener.bind(path: path, mode: 0o600)
+        let client = try UnixSocket.connect(path: path)  // waits in the backlog for the activated child
+        try client.setReceiveTimeout(milliseconds: 60_000)
+        let marker = dir.child("probe-passed")
+        let executable = try #require(selfExecutable())
+        // As systemd-socket-activate does: the listener at fd 3, LISTEN_PID set to the pid that execs the program.
+        let script = """
+            LISTEN_PID=$$ LISTEN_FDS=1 LISTEN_FDNAMES=api COFFER_ACTIVATION_PROBE="$1" \
+            exec "$0" --testing-library swift-testing --filter activationProbe
+            """
+        let child = try spawn(
+            ["/bin/sh", "-c", script, executable, marker], descriptor: listener.descriptor.rawValue, at: 3)
+        var reply = [UInt8](repeating: 0, count: 5)
+        let n = try reply.withUnsafeMutableBytes { try client.readFully(into: $0) }
+        let status = TestSupport.reap(child)
+        #expect(status == 0)
+        #expect(n == 5 && reply == Array("hello".utf8))
+        #expect(readText(marker) == "ok")
+    }
+
+    /// Runs inside the activated child started by ``listenRealDescriptor()``; in an ordinary run it checks that no
+    /// descriptors were passed to the test process.
+    @Test("activation probe (child side of listenRealDescriptor)")
+    func activationProbe() throws {
+        guard let marker = getenv("COFFER_ACTIVATION_PROBE").map({ String(cString: $0) }) else {
+            #expect(try SocketActivation.listenFDs(unsetEnvironment: false).isEmpty)
+            return
         }
+        let fds = try SocketActivation.listenFDs()
+        try #require(fds.count == 1)
+        try #require(fds[0].name == "api" && fds[0].fd == 3)
+        try #require(getenv("LISTEN_PID") == nil && getenv("LISTEN_FDS") == nil && getenv("LISTEN_FDNAMES") == nil)
+        try #require(fcntl(3, F_GETFD) & FD_CLOEXEC != 0)
+        let adopted = try UnixListener.adopt(fd: 3)
+        let connection = try #require(try acceptOne(adopted))
+        try connection.setNonBlocking(false)
+        try connection.writeFully(Array("hello".utf8))
+        try SafeFile.createExclusive(path: marker, mode: 0o600, contents: Array("ok".utf8))
     }
 
     @Test("LISTEN_PID of another process is ignored (child process)")
