@@ -71,7 +71,8 @@ public enum AWSJSON {
             if key == SecretMembers.secretString { return .secret(SensitiveBytes(copying: text.utf8), isString: true) }
             if key == SecretMembers.secretBinary {
                 // Base64 is the only spelling of bytes in JSON; the message must not echo the (secret) text.
-                guard var raw = Base64.decode(text) else {
+                // Padded, as section 9 says and the AWS CLI requires; Base64.decode alone also takes unpadded text.
+                guard text.utf8.count % 4 == 0, var raw = Base64.decode(text) else {
                     throw ServiceError(.serializationError, "Invalid base64 value for parameter \(path).")
                 }
                 defer { wipe(&raw) }

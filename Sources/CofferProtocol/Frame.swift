@@ -172,10 +172,14 @@ extension WireCodec {
         let bodySize = try DocumentEncoding.size(of: document, depth: 1)
         let length = WireFormat.headerSize + bodySize
         guard length <= WireFormat.maximumFrameLength else { throw .frameTooLarge(length: length) }
-        out.reserveCapacity(out.count + WireFormat.lengthFieldSize + length)
-        out.writeInteger(UInt32(length))
-        header.write(to: &out)
-        DocumentEncoding.write(document, to: &out)
+        DocumentEncoding.appendUninitialized(count: WireFormat.lengthFieldSize + length, to: &out) { writer in
+            writer.writeInteger(UInt32(length))
+            writer.writeByte(header.version)
+            writer.writeByte(header.kind.rawValue)
+            writer.writeInteger(header.operationCode)
+            writer.writeInteger(header.requestID)
+            writer.write(document)
+        }
     }
 
     /// A header and a document as one frame's wire bytes.

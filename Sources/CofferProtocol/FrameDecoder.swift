@@ -133,6 +133,10 @@ public struct FrameDecoder: Sendable {
 
     // MARK: Internals
 
+    /// For tests: the allocated size and contents of the buffer (consumed and unwritten bytes included).
+    var rawStorageCapacity: Int { storage.buffer.count }
+    var rawStorage: [UInt8] { Array(UnsafeRawBufferPointer(storage.buffer)) }
+
     static func checkedLength(_ raw: UInt32?) throws(ProtocolError) -> Int? {
         guard let raw else { return nil }
         guard raw >= UInt32(WireFormat.minimumFrameLength) else { throw .frameTooShort(length: raw) }
@@ -193,10 +197,12 @@ public struct FrameDecoder: Sendable {
         let buffer: UnsafeMutableRawBufferPointer
 
         init(capacity: Int) {
-            buffer =
-                capacity > 0
-                ? UnsafeMutableRawBufferPointer.allocate(byteCount: capacity, alignment: 16)
-                : UnsafeMutableRawBufferPointer(start: nil, count: 0)
+            if capacity > 0 {
+                buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: capacity, alignment: 16)
+                buffer.initializeMemory(as: UInt8.self, repeating: 0)  // only on growth; keeps every byte defined
+            } else {
+                buffer = UnsafeMutableRawBufferPointer(start: nil, count: 0)
+            }
         }
 
         func zero(_ range: Range<Int>) {
