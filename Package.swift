@@ -36,7 +36,7 @@ let package = Package(
         .target(name: "CofferSystem", dependencies: ["CofferCore", "CCofferSys"], swiftSettings: strict),
         .target(
             name: "CofferVault",
-            dependencies: ["CofferCore", "CofferProtocol", "CofferPolicy", "CofferCrypto", "CofferStore"],
+            dependencies: ["CofferCore", "CofferProtocol", "CofferPolicy", "CofferCrypto", "CofferStore", "CofferSystem"],
             swiftSettings: strict
         ),
         .target(
@@ -47,7 +47,10 @@ let package = Package(
         .target(name: "CofferClient", dependencies: ["CofferCore", "CofferProtocol", "CofferSystem"], swiftSettings: strict),
         .executableTarget(
             name: "cofferd",
-            dependencies: ["CofferCore", "CofferServer", "CofferSystem", "CofferVault"],
+            dependencies: [
+                "CofferCore", "CofferServer", "CofferSystem", "CofferVault",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
             swiftSettings: strict
         ),
         .executableTarget(

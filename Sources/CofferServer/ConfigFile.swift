@@ -1,0 +1,69 @@
+import CofferCore
+import CofferSystem
+
+/// The JSON configuration file (docs/OPERATIONS.md). Unknown keys are errors, so typos do not pass silently.
+///
+/// ```json
+/// {"logLevel": "info", "workers": 2, "socketMode": "0666",
+///  "vault": {"partition": "coffer", "region": "local", "accountId": "123456789012"}}
+/// ```
+public enum DaemonConfigFile {
+    public struct Failure: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    public static func apply(path: String, to options: inout DaemonOptions) throws {
+        let bytes = try SafeFile.readAll(path: path, maxBytes: 1 << 20)
+        let json: JSONValue
+        do {
+            json = try JSONValue.parse(bytes: bytes)
+        } catch {
+            throw Failure(description: "\(path): \(error)")
+        }
+        try apply(json, to: &options, source: path)
+    }
+
+    static func apply(_ json: JSONValue, to options: inout DaemonOptions, source: String) throws {
+        guard let members = json.objectValue else { throw Failure(description: "\(source): not a JSON object") }
+        for (key, value) in members {
+            switch key {
+            case "stateDirectory": options.stateDirectory = try string(value, key, source)
+            case "socket": options.socketPath = try string(value, key, source)
+            case "adminSocket": options.adminSocketPath = try string(value, key, source)
+            case "keyFile": options.keyFile = try string(value, key, source)
+            case "logLevel":
+                guard let level = LogLevel(name: try string(value, key, source)) else {
+                    throw Failure(description: "\(source): unknown logLevel")
+                }
+                options.logLevel = level
+            case "workers":
+                guard let n = value.int64Value, (1...64).contains(n) else {
+                    throw Failure(description: "\(source): workers must be 1…64")
+                }
+                options.workers = Int(n)
+            case "socketMode":
+                guard let mode = UInt32(try string(value, key, source), radix: 8), mode <= 0o777 else {
+                    throw Failure(description: "\(source): socketMode must be octal, like \"0666\"")
+                }
+                options.socketMode = mode
+            case "vault":
+                guard let vault = value.objectValue else { throw Failure(description: "\(source): vault: object") }
+                for (vkey, vvalue) in vault {
+                    switch vkey {
+                    case "partition": options.partition = try string(vvalue, vkey, source)
+                    case "region": options.region = try string(vvalue, vkey, source)
+                    case "accountId": options.accountID = try string(vvalue, vkey, source)
+                    default: throw Failure(description: "\(source): unknown key vault.\(vkey)")
+                    }
+                }
+            default:
+                throw Failure(description: "\(source): unknown key \(key)")
+            }
+        }
+    }
+
+    static func string(_ value: JSONValue, _ key: String, _ source: String) throws -> String {
+        guard let text = value.stringValue else { throw Failure(description: "\(source): \(key) must be a string") }
+        return text
+    }
+}
