@@ -231,7 +231,8 @@ public enum SafeFile {
     // MARK: Reading
 
     /// Reads a whole regular file of at most `maxBytes`, refusing symlinks (`O_NOFOLLOW`). The size is checked with
-    /// `fstat` before anything is allocated; a file that grows while being read is refused too.
+    /// `fstat` before anything is allocated; a file that grows while being read is refused too. For files on disk:
+    /// `/proc` files report size 0 and are refused as too large.
     public static func readAll(path: String, maxBytes: Int) throws -> [UInt8] {
         let file = try openForReading(path)
         let size = try checkedSize(file, path: path, maxBytes: maxBytes)

@@ -3,11 +3,18 @@ import Glibc
 
 /// A listening AF_UNIX stream socket (non-blocking, close-on-exec), created safely or adopted from systemd.
 ///
-/// How the socket file gets its final mode: `bind` creates the file with `0777 & ~umask`, and `fchmod` on the socket
-/// fd does not change it on Linux. Tightening the umask is process-wide and races with other threads. Instead the
-/// file is created by `bind`, then its owner/group and mode are set on that inode (opened `O_PATH|O_NOFOLLOW`, so a
-/// symlink swapped in is never followed), and only then does `listen` run. Until `listen`, every `connect` fails with
-/// ECONNREFUSED, so no client can get in during the window in which the mode is still wide: there is no window.
+/// How the socket file gets its final mode without a window (threat T12). `bind` creates the file with the socket
+/// inode's mode masked by the umask (Linux `unix_bind_bsd`: `SOCK_INODE(sock)->i_mode & ~current_umask()`), so:
+/// 1. `fchmod` on the socket **before** `bind` sets that inode mode to the owner bits of `mode` only: the file
+///    appears owner-only and is never reachable by another uid (checked after `bind`; refused otherwise);
+/// 2. the group is set, then the exact `mode`, on the file's inode (an `O_PATH|O_NOFOLLOW` handle, so a symlink
+///    swapped in is never followed): access only ever widens to what was asked;
+/// 3. only then `listen`.
+///
+/// Why not "bind, chmod, then listen" alone: measured here, it leaks. `connect` checks the path's permission in
+/// `unix_find_other` *before* it looks at the listening state, so a connect whose permission check ran while the
+/// file was still `0777 & ~umask` completes once `listen` runs (1–14 of 1,000 cycles, WindowTests). A process-wide
+/// umask change would race with other threads creating files.
 public final class UnixListener: Sendable {
     /// The listening descriptor (register it with ``Epoll``).
     public let descriptor: FileDescriptor
@@ -52,6 +59,8 @@ public final class UnixListener: Sendable {
 
         let socket = FileDescriptor(owning: try retryingEINTR("socket") { coffer_unix_socket(0, 1) })
         let fd = socket.rawValue
+        // The file bind creates takes this mode (minus the umask): owner bits only until restrict() below.
+        _ = try retryingEINTR("fchmod(socket)") { fchmod(fd, mode_t(mode & 0o700)) }
         do {
             _ = try withPathBytes(path) { bytes in
                 try retryingEINTR("bind") { coffer_unix_bind(fd, bytes.baseAddress, bytes.count) }
@@ -78,6 +87,8 @@ public final class UnixListener: Sendable {
         )
         let st = try SafeFile.status(of: handle)
         guard st.kind == .socket, st.uid == geteuid() else { throw PathError.notASocket(path: path) }
+        // Created owner-only thanks to the fchmod before bind; anything else means that protection did not apply.
+        guard st.mode & 0o077 == 0 else { throw PathError.notPrivate(path: path, owner: st.uid, mode: st.mode) }
         let fd = handle.rawValue
         if let group {
             _ = try retryingEINTR("fchownat") { coffer_fchown_opath(fd, UInt32.max, group) }
