@@ -418,13 +418,14 @@ struct PolicyParser {
         if service == "iam" && !afterService.hasPrefix(":") {
             return "IAM resource \(resource) cannot contain region information."
         }
-        if service == "s3" && !afterService.hasPrefix(":") {
+        // S3 bucket ARNs have no region; access points and jobs (region *and* account) are fine.
+        if service == "s3" && !afterService.hasPrefix(":") && splitOnce(splitOnce(afterService).2).0.isEmpty {
             return "Resource \(resource) can not contain region information."
         }
         // IAM documents that the service segment takes no wildcard.
         if service.contains("*") || service.contains("?") { return PolicyValidationError.vendorQualified }
         let path = splitOnce(splitOnce(afterService).2).2
-        if service == "iam" && !iamPathStarts.contains(where: { path.hasPrefix($0) }) {
+        if service == "iam" && path != "*" && !iamPathStarts.contains(where: { path.hasPrefix($0) }) {
             return "IAM resource path must either be \"*\" or start with \(iamPathStarts.joined(separator: ", "))."
         }
         return nil

@@ -1,5 +1,0 @@
-import Testing
-
-@testable import CofferPolicy
-
-@Test func placeholderCofferPolicy() { #expect(Bool(true)) }
