@@ -22,7 +22,12 @@ struct WindowTests {
         defer { removeTree(dir) }
         let cycles = Mutex(0)
         let binder = try Thread.spawn(name: "coffer-t12") {
-            let ready = eventually { (try? SafeFile.status(path: "\(dir)/flags/ready")) != nil }
+            // The child is a fresh process of this test binary: allow for a slow start (sanitizers, loaded CI).
+            var ready = false
+            for _ in 0..<60_000 where !ready {
+                ready = (try? SafeFile.status(path: "\(dir)/flags/ready")) != nil
+                if !ready { usleep(1_000) }
+            }
             guard ready else { return }
             withUmask(0) {
                 for _ in 0..<1_000 {
