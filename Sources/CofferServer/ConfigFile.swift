@@ -41,6 +41,14 @@ public enum DaemonConfigFile {
                     throw Failure(description: "\(source): workers must be 1…64")
                 }
                 options.workers = Int(n)
+            case "frameDeadlineMilliseconds":
+                options.frameDeadlineMilliseconds = try number(value, key, source, 100...600_000)
+            case "idleTimeoutMilliseconds":
+                options.idleTimeoutMilliseconds = try number(value, key, source, 1_000...86_400_000)
+            case "maxConnections":
+                options.maxConnections = try number(value, key, source, 1...1_000_000)
+            case "maxConnectionsPerUID":
+                options.maxConnectionsPerUID = try number(value, key, source, 1...1_000_000)
             case "socketMode":
                 guard let mode = UInt32(try string(value, key, source), radix: 8), mode <= 0o777 else {
                     throw Failure(description: "\(source): socketMode must be octal, like \"0666\"")
@@ -60,6 +68,13 @@ public enum DaemonConfigFile {
                 throw Failure(description: "\(source): unknown key \(key)")
             }
         }
+    }
+
+    static func number(_ value: JSONValue, _ key: String, _ source: String, _ range: ClosedRange<Int>) throws -> Int {
+        guard let n = value.int64Value, range.contains(Int(n)) else {
+            throw Failure(description: "\(source): \(key) must be an integer in \(range.lowerBound)…\(range.upperBound)")
+        }
+        return Int(n)
     }
 
     static func string(_ value: JSONValue, _ key: String, _ source: String) throws -> String {

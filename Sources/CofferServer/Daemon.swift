@@ -22,6 +22,11 @@ public struct DaemonOptions: Sendable {
     public var partition = VaultIdentity.defaultPartition
     public var region = VaultIdentity.defaultRegion
     public var accountID: String?
+    /// Connection limits (defaults from `Limits`; configurable for tests and unusual hosts).
+    public var frameDeadlineMilliseconds = Limits.frameDeadlineMilliseconds
+    public var idleTimeoutMilliseconds = Limits.idleTimeoutMilliseconds
+    public var maxConnections = Limits.maxConnections
+    public var maxConnectionsPerUID = Limits.maxConnectionsPerUID
     /// How often secrets past their recovery window are purged.
     public var purgeIntervalMilliseconds: Int64 = 3_600_000
 
@@ -80,6 +85,10 @@ public final class Daemon {
 
         var configuration = ServerConfiguration(workers: options.workers)
         configuration.serverName = "cofferd \(CofferVersion.current)"
+        configuration.frameDeadlineMilliseconds = options.frameDeadlineMilliseconds
+        configuration.idleTimeoutMilliseconds = options.idleTimeoutMilliseconds
+        configuration.maxConnections = options.maxConnections
+        configuration.maxConnectionsPerUID = options.maxConnectionsPerUID
         let server = try Server(vault: vault, listeners: listeners, configuration: configuration, logger: logger)
         try server.start()
         logger.notice("listening on \(options.socketPath) (\(configuration.workers) workers)")

@@ -68,7 +68,8 @@ final class Worker: @unchecked Sendable {
         while true {
             let count: Int
             do {
-                count = try epoll.wait(into: &events, timeoutMilliseconds: Worker.tickMilliseconds)
+                count = try epoll.wait(
+                    into: &events, timeoutMilliseconds: drainingSince == nil ? Worker.tickMilliseconds : 50)
             } catch {
                 server.log(.error, "worker \(index): epoll_wait: \(error)")
                 break
@@ -95,7 +96,8 @@ final class Worker: @unchecked Sendable {
                     drainingSince = now
                     stopAccepting()
                 }
-                if finishedDraining() || now - (drainingSince ?? now) > server.shutdownGraceMilliseconds { break }
+                let since = drainingSince ?? now
+                if finishedDraining(since: since, now: now) || now - since > server.shutdownGraceMilliseconds { break }
             }
         }
         for connection in Array(connections.values) { close(connection, reason: "shutdown") }
@@ -445,13 +447,20 @@ final class Worker: @unchecked Sendable {
         }
     }
 
-    private func finishedDraining() -> Bool {
-        for connection in connections.values
-        where connection.inFlight > 0 || connection.outputOffset < connection.output.count {
-            return false
+    /// Shutdown waits until every connection is quiet: nothing in flight, nothing unsent, and nothing received for
+    /// a short while (so that requests a client sent just before the stop are still answered).
+    private func finishedDraining(since: Int64, now: Int64) -> Bool {
+        for connection in connections.values {
+            if connection.inFlight > 0 || connection.outputOffset < connection.output.count { return false }
+            if !connection.readClosed && now - max(connection.lastActivity, since) < Worker.drainQuietMilliseconds {
+                return false
+            }
         }
         return true
     }
+
+    /// How long a connection must be silent before shutdown stops waiting for it.
+    static let drainQuietMilliseconds: Int64 = 200
 }
 
 /// One accepted connection's state. Owned and touched only by its worker's thread.

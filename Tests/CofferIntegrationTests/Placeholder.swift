@@ -1,5 +1,0 @@
-import Testing
-
-import CofferClient
-
-@Test func placeholderCofferIntegration() { #expect(Bool(true)) }
