@@ -205,15 +205,21 @@ enum DocumentEncoding {
     }
 
     /// Appends `count` bytes that `body` writes in place. A fresh array is built uninitialised and written once
-    /// (`Array.append(contentsOf: repeatElement(0, …))` would append element by element).
+    /// (`Array.append(contentsOf: repeatElement(0, …))` would append element by element); appended to a non-empty
+    /// `out`, the temporary is wiped afterwards, since it may hold a secret value.
     static func appendUninitialized(count: Int, to out: inout [UInt8], _ body: (inout RawWriter) -> Void) {
-        let bytes = [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
+        var bytes = [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
             var writer = RawWriter(UnsafeMutableRawBufferPointer(buffer))
             body(&writer)
             precondition(writer.index == count, "encoded size miscomputed")
             initialized = count
         }
-        if out.isEmpty { out = bytes } else { out.append(contentsOf: bytes) }
+        if out.isEmpty {
+            out = bytes
+        } else {
+            out.append(contentsOf: bytes)
+            wipe(&bytes)
+        }
     }
 }
 
