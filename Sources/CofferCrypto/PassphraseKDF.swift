@@ -3,8 +3,8 @@ import CSodium
 /// Argon2id (libsodium `crypto_pwhash`, `crypto_pwhash_ALG_ARGON2ID13`): turns an unseal passphrase into a 256-bit
 /// wrapping key, which wraps the ``MasterKey`` (``wrapKey(_:under:vaultID:purpose:)``).
 ///
-/// Argon2's cost is in libsodium's C code, so it is the same in debug and release builds: on the reference box
-/// `.moderate` took about 0.84 s and `.interactive` about 0.1 s.
+/// Argon2's cost is in libsodium's C code, so it is the same in debug and release builds: on the 2-core reference
+/// box `.moderate` takes 0.55–0.85 s and `.interactive` about 0.1 s.
 public enum PassphraseKDF {
     /// Stored next to the wrapped key (none of it is secret).
     public struct Parameters: Sendable, Hashable {
