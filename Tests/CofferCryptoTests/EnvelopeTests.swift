@@ -326,3 +326,32 @@ private func expectIntegrityFailure(
         #expect(wrappedKeys.count == count)
     }
 }
+
+@Suite struct EnvelopeConcurrencyTests {
+    @Test func sharedKeyManyWorkersEachWithItsOwnScratch() async throws {
+        let key = try MasterKey.generate(id: 5)  // Sendable: shared by every worker
+        let results = try await withThrowingTaskGroup(of: Int.self) { group in
+            for worker in 0..<8 {
+                group.addTask {
+                    try Sodium.initialize()
+                    let scratch = try OpenScratch(capacity: 256)  // one per worker, never shared
+                    var opened = 0
+                    for index in 0..<200 {
+                        let place = SealBinding(vaultID: "vault", secretID: Int64(worker), versionID: "v\(index)")
+                        let value = [UInt8](repeating: UInt8(worker), count: index % 200)
+                        let sealed = try value.withUnsafeBytes {
+                            try Envelope.seal(plaintext: $0, binding: place, masterKey: key, scratch: scratch)
+                        }
+                        let same = try Envelope.open(sealed, binding: place, masterKey: key, scratch: scratch) {
+                            Array($0) == value
+                        }
+                        if same { opened += 1 }
+                    }
+                    return opened
+                }
+            }
+            return try await group.reduce(0, +)
+        }
+        #expect(results == 8 * 200)
+    }
+}
