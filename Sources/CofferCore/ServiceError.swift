@@ -24,6 +24,7 @@ public enum ErrorCode: String, Sendable, CaseIterable, Hashable {
     case malformedPolicyDocumentIAM = "MalformedPolicyDocument"
     case limitExceededIAM = "LimitExceeded"
     case invalidInput = "InvalidInput"
+    case validationIAM = "ValidationError"
     case deleteConflict = "DeleteConflict"
     // Coffer's own
     case sealed = "VaultSealedException"

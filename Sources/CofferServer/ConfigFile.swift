@@ -49,6 +49,17 @@ public enum DaemonConfigFile {
                 options.maxConnections = try number(value, key, source, 1...1_000_000)
             case "maxConnectionsPerUID":
                 options.maxConnectionsPerUID = try number(value, key, source, 1...1_000_000)
+            case "rootIsAdministrator":
+                guard let flag = value.boolValue else {
+                    throw Failure(description: "\(source): rootIsAdministrator must be true or false")
+                }
+                options.rootIsAdministrator = flag
+            case "adminSocketGroup": options.adminSocketGroup = try string(value, key, source)
+            case "adminSocketMode":
+                guard let mode = UInt32(try string(value, key, source), radix: 8), mode <= 0o777 else {
+                    throw Failure(description: "\(source): adminSocketMode must be octal, like \"0660\"")
+                }
+                options.adminSocketMode = mode
             case "socketMode":
                 guard let mode = UInt32(try string(value, key, source), radix: 8), mode <= 0o777 else {
                     throw Failure(description: "\(source): socketMode must be octal, like \"0666\"")
@@ -72,7 +83,8 @@ public enum DaemonConfigFile {
 
     static func number(_ value: JSONValue, _ key: String, _ source: String, _ range: ClosedRange<Int>) throws -> Int {
         guard let n = value.int64Value, range.contains(Int(n)) else {
-            throw Failure(description: "\(source): \(key) must be an integer in \(range.lowerBound)…\(range.upperBound)")
+            throw Failure(
+                description: "\(source): \(key) must be an integer in \(range.lowerBound)…\(range.upperBound)")
         }
         return Int(n)
     }

@@ -16,6 +16,11 @@ public struct DaemonOptions: Sendable {
     public var socketDirectoryMode: UInt32 = 0o755
     public var socketMode: UInt32 = 0o666
     public var keyFile: String?
+    /// uid 0 outside a role may do everything (docs/POLICY.md); false puts root under policies too.
+    public var rootIsAdministrator = true
+    /// Mode of the admin socket (root-only by default) and an optional group that may connect to it.
+    public var adminSocketMode: UInt32 = 0o600
+    public var adminSocketGroup: String?
     public var logLevel: LogLevel = .info
     public var workers: Int?
     /// ARN partition/region/account used when the vault is created (ignored afterwards).
@@ -76,12 +81,24 @@ public final class Daemon {
         vaultOptions.partition = options.partition
         vaultOptions.region = options.region
         vaultOptions.accountID = options.accountID
+        vaultOptions.access = AccessOptions(rootIsAdministrator: options.rootIsAdministrator)
         let vault = try Vault.open(vaultOptions, masterKey: key)
         logger.info("vault \(vault.vaultID) open at \(options.databasePath), account \(vault.identity.accountID)")
 
         var listeners: [(UnixListener, any RequestService)] = []
         let client = try bindSocket(options.socketPath, mode: options.socketMode)
         listeners.append((client, SecretsManagerService(vault: vault)))
+        if let adminPath = options.adminSocketPath {
+            var group: UInt32?
+            if let name = options.adminSocketGroup {
+                guard let gid = try Accounts.gid(named: name) else {
+                    throw DaemonConfigFile.Failure(description: "adminSocketGroup: no group named \(name)")
+                }
+                group = gid
+            }
+            let admin = try bindSocket(adminPath, mode: options.adminSocketMode, group: group)
+            listeners.append((admin, AdminService(vault: vault)))
+        }
 
         var configuration = ServerConfiguration(workers: options.workers)
         configuration.serverName = "cofferd \(CofferVersion.current)"
@@ -91,7 +108,9 @@ public final class Daemon {
         configuration.maxConnectionsPerUID = options.maxConnectionsPerUID
         let server = try Server(vault: vault, listeners: listeners, configuration: configuration, logger: logger)
         try server.start()
-        logger.notice("listening on \(options.socketPath) (\(configuration.workers) workers)")
+        logger.notice(
+            "listening on \(options.socketPath)"
+                + (options.adminSocketPath.map { ", admin on \($0)" } ?? "") + " (\(configuration.workers) workers)")
         _ = try? SdNotify.send("READY=1\nSTATUS=serving\nMAINPID=\(getpid())")
 
         let poll = try Epoll(maxEvents: 4)
@@ -131,13 +150,13 @@ public final class Daemon {
     }
 
     /// Creates the socket's directory if needed (never through a symlink) and binds with the exact mode.
-    func bindSocket(_ path: String, mode: UInt32) throws -> UnixListener {
+    func bindSocket(_ path: String, mode: UInt32, group: UInt32? = nil) throws -> UnixListener {
         let directory = path.lastIndex(of: "/").map { String(path[..<$0]) }.flatMap { $0.isEmpty ? "/" : $0 } ?? "."
         if try SafeFile.status(path: directory) == nil {
             _ = try SafeFile.ensurePrivateDirectory(
                 path: directory, mode: options.socketDirectoryMode, createParents: true)
         }
-        return try UnixListener.bind(path: path, mode: mode)
+        return try UnixListener.bind(path: path, mode: mode, group: group)
     }
 
     /// Each connection holds a socket and a pidfd: raise the soft descriptor limit to the hard one.

@@ -23,7 +23,8 @@ final class IdentityResolver: Sendable {
         for gid in [peer.gid] + peer.groups where !groupIDs.contains(gid) { groupIDs.append(gid) }
         let names = groupIDs.compactMap { gid in name(gid, in: groups, now: now) { try Accounts.groupName(gid: $0) } }
         return Caller(
-            uid: peer.uid, gid: peer.gid, groups: peer.groups, pid: peer.pid, userName: user, groupNames: names)
+            uid: peer.uid, gid: peer.gid, groups: peer.groups, pid: peer.pid, userName: user, groupNames: names,
+            process: PeerProcess(pid: peer.pid, pidfd: peer.pidfd))
     }
 
     private func name(

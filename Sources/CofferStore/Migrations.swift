@@ -4,7 +4,8 @@
 /// recorded in `schema_migrations`. Plain SQL, no application types.
 enum Migrations {
     static let all: [(version: Int, sql: String)] = [
-        (1, v1)
+        (1, v1),
+        (2, v2),
     ]
 
     /// v1: vault metadata, secrets, versions (ciphertext + wrapped data key), staging labels, tags.
@@ -80,5 +81,54 @@ enum Migrations {
             seq             INTEGER NOT NULL,               -- insertion order, as AWS lists them
             PRIMARY KEY (secret_id, key)
         ) WITHOUT ROWID;
+        """
+
+    /// v2: IAM — roles (a systemd unit is a role), inline policies of users/groups/roles, managed policies with
+    /// versions, and attachments. Users and groups are the host's accounts; they are named, not stored.
+    static let v2 = """
+        CREATE TABLE iam_roles (
+            name                TEXT    PRIMARY KEY,        -- the systemd unit, e.g. nginx.service
+            role_id             TEXT    NOT NULL UNIQUE,
+            path                TEXT    NOT NULL,
+            description         TEXT,
+            assume_role_policy  TEXT,
+            max_session_seconds INTEGER,
+            created_ms          INTEGER NOT NULL
+        );
+
+        CREATE TABLE iam_inline_policies (
+            principal_kind  TEXT    NOT NULL CHECK (principal_kind IN ('user', 'group', 'role')),
+            principal_name  TEXT    NOT NULL,
+            policy_name     TEXT    NOT NULL,
+            document        TEXT    NOT NULL,
+            PRIMARY KEY (principal_kind, principal_name, policy_name)
+        ) WITHOUT ROWID;
+
+        CREATE TABLE iam_policies (
+            name            TEXT    PRIMARY KEY,
+            policy_id       TEXT    NOT NULL UNIQUE,
+            path            TEXT    NOT NULL,
+            description     TEXT,
+            default_version TEXT    NOT NULL,
+            next_version    INTEGER NOT NULL,
+            created_ms      INTEGER NOT NULL,
+            updated_ms      INTEGER NOT NULL
+        );
+
+        CREATE TABLE iam_policy_versions (
+            policy_name     TEXT    NOT NULL REFERENCES iam_policies(name) ON DELETE CASCADE,
+            version_id      TEXT    NOT NULL,
+            document        TEXT    NOT NULL,
+            created_ms      INTEGER NOT NULL,
+            PRIMARY KEY (policy_name, version_id)
+        ) WITHOUT ROWID;
+
+        CREATE TABLE iam_attachments (
+            principal_kind  TEXT    NOT NULL CHECK (principal_kind IN ('user', 'group', 'role')),
+            principal_name  TEXT    NOT NULL,
+            policy_name     TEXT    NOT NULL REFERENCES iam_policies(name),
+            PRIMARY KEY (principal_kind, principal_name, policy_name)
+        ) WITHOUT ROWID;
+        CREATE INDEX iam_attachments_policy ON iam_attachments(policy_name);
         """
 }

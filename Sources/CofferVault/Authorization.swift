@@ -34,11 +34,14 @@ public struct AuthorizationResult: Sendable, Equatable {
     public var matchedStatements: [String]
     /// `allowed`, `explicitDeny` or `implicitDeny`, as IAM's simulator names them.
     public var decision: String
+    /// The principal the request was decided for (for messages and the audit log).
+    public var principalARN: String?
 
-    public init(allowed: Bool, matchedStatements: [String] = [], decision: String) {
+    public init(allowed: Bool, matchedStatements: [String] = [], decision: String, principalARN: String? = nil) {
         self.allowed = allowed
         self.matchedStatements = matchedStatements
         self.decision = decision
+        self.principalARN = principalARN
     }
 
     public static let implicitDeny = AuthorizationResult(allowed: false, decision: "implicitDeny")
@@ -67,12 +70,20 @@ public struct AllowAllAuthorizer: Authorizer {
 }
 
 extension ServiceError {
-    /// The same answer whether or not the secret exists (no existence oracle).
-    static func accessDenied(_ request: AuthorizationRequest) -> ServiceError {
-        let who = request.caller.userName.map { "user/\($0)" } ?? "uid/\(request.caller.uid)"
+    /// AWS's wording. The resource is the caller's own identifier (never the stored ARN), so the answer is the same
+    /// whether or not the secret exists (no existence oracle).
+    static func accessDenied(_ request: AuthorizationRequest, _ result: AuthorizationResult? = nil) -> ServiceError {
+        let who =
+            result?.principalARN
+            ?? (request.caller.userName.map { "user/\($0)" } ?? "uid/\(request.caller.uid)")
+        let because: String
+        switch result?.decision {
+        case "explicitDeny": because = " with an explicit deny in a policy"
+        default: because = " because no policy allows the \(request.action) action"
+        }
         return ServiceError(
             .accessDenied,
-            "User: \(who) is not authorized to perform: \(request.action) on resource: \(request.resource)"
+            "User: \(who) is not authorized to perform: \(request.action) on resource: \(request.resource)\(because)"
         )
     }
 }

@@ -1,4 +1,5 @@
 import CofferCore
+import CofferPolicy
 import CofferProtocol
 import CofferStore
 
@@ -69,12 +70,11 @@ extension Vault {
         }
     }
 
+    /// The policy engine's checks: IAM's syntax validation for resource policies, then public access (a statement
+    /// that allows a principal outside the account, or everyone without a condition restricting it).
     func resourcePolicyFindings(_ policy: String) -> [(check: String, message: String)] {
-        do {
-            _ = try JSONValue.parse(policy)
-            return []
-        } catch {
-            return [("SYNTAX_CHECKING", "This resource policy contains a syntax error: \(error).")]
+        PolicyDocument.validationFindings(policy, accountID: identity.accountID).map {
+            ($0.checkName, $0.errorMessage)
         }
     }
 }

@@ -14,7 +14,9 @@ public struct VaultOptions: Sendable {
     public var accountID: String?
     public var store = StoreOptions()
     public var clock: any Clock = SystemClock()
-    public var authorizer: any Authorizer = RootOnlyAuthorizer()
+    /// Nil (the default): the IAM policy engine over the vault's stored policies (``AccessController``).
+    public var authorizer: (any Authorizer)?
+    public var access = AccessOptions()
 
     public init(databasePath: String) { self.databasePath = databasePath }
 }
@@ -48,10 +50,12 @@ public final class Vault: Sendable {
     public let clock: any Clock
     let keys: Mutex<KeyRing?>
     let authorizerBox: Mutex<any Authorizer>
+    /// The IAM engine, when it is the authorizer (IAM operations need it).
+    public let accessController: AccessController?
 
     init(
         store: Store, identity: VaultIdentity, vaultID: String, clock: any Clock, keyRing: KeyRing,
-        authorizer: any Authorizer
+        authorizer: any Authorizer, accessController: AccessController?
     ) {
         self.store = store
         self.identity = identity
@@ -59,6 +63,7 @@ public final class Vault: Sendable {
         self.clock = clock
         self.keys = Mutex(keyRing)
         self.authorizerBox = Mutex(authorizer)
+        self.accessController = accessController
     }
 
     /// Opens the vault at `options.databasePath`, creating it (with a new vault id and account id) on first use, and
@@ -93,9 +98,16 @@ public final class Vault: Sendable {
             row = created
         }
         let identity = VaultIdentity(partition: row.partition, region: row.region, accountID: row.accountID)
+        var controller: AccessController?
+        if options.authorizer == nil {
+            let state = try store.writer.perform { ctx in try ctx.iamState() }
+            controller = AccessController(
+                identity: identity, options: options.access, state: state, clock: options.clock)
+        }
+        guard let authorizer: any Authorizer = options.authorizer ?? controller else { throw StoreError.closed }
         let vault = Vault(
             store: store, identity: identity, vaultID: row.vaultID, clock: options.clock,
-            keyRing: KeyRing(current: masterKey), authorizer: options.authorizer)
+            keyRing: KeyRing(current: masterKey), authorizer: authorizer, accessController: controller)
         try vault.purgeExpired()
         return vault
     }
@@ -262,7 +274,7 @@ public final class Vault: Sendable {
         guard result.allowed else {
             var shown = request
             shown.resource = resourceLabel
-            throw ServiceError.accessDenied(shown)
+            throw ServiceError.accessDenied(shown, result)
         }
     }
 
@@ -273,7 +285,8 @@ public final class Vault: Sendable {
         throws(ServiceError)
     {
         let request = AuthorizationRequest(caller: caller, action: action, resource: "*", requestKeys: requestKeys)
-        guard authorizer.authorize(request).allowed else { throw ServiceError.accessDenied(request) }
+        let result = authorizer.authorize(request)
+        guard result.allowed else { throw ServiceError.accessDenied(request, result) }
     }
 
     /// Whether the caller may perform `action` on `secret` (used to filter lists without failing the request).

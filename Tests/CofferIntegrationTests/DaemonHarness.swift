@@ -22,7 +22,9 @@ final class Daemon {
         let exe = n > 0 ? String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self) : ""
         var dir = exe.split(separator: "/", omittingEmptySubsequences: false).dropLast()
         // The bundle may be a directory (…/CofferPackageTests.xctest/…) on some layouts.
-        while let last = dir.last, last.hasSuffix(".xctest") || last == "Contents" || last == "MacOS" { dir.removeLast() }
+        while let last = dir.last, last.hasSuffix(".xctest") || last == "Contents" || last == "MacOS" {
+            dir.removeLast()
+        }
         return dir.joined(separator: "/")
     }()
     static var cofferd: String { binDirectory + "/cofferd" }
@@ -56,8 +58,11 @@ final class Daemon {
 
     func start() throws {
         pid = try Subprocess.start(
-            [Daemon.cofferd, "--state-dir", stateDirectory, "--socket", socketPath, "--admin-socket", adminSocketPath,
-             "--log-level", "debug"] + extraArguments,
+            [
+                Daemon.cofferd, "--state-dir", stateDirectory, "--socket", socketPath, "--admin-socket",
+                adminSocketPath,
+                "--log-level", "debug",
+            ] + extraArguments,
             logPath: logPath)
         try waitUntilReady()
     }

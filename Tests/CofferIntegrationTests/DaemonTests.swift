@@ -77,11 +77,15 @@ import Testing
         let header = { (op: UInt16, kind: UInt8, version: UInt8) -> [UInt8] in
             [version, kind, UInt8(op >> 8), UInt8(op & 0xFF), 0, 0, 0, 7]
         }
-        func frame(_ body: [UInt8], op: UInt16 = Operation.getSecretValue.rawValue, kind: UInt8 = 1, version: UInt8 = 1)
+        func frame(
+            _ body: [UInt8], op: UInt16 = Operation.getSecretValue.rawValue, kind: UInt8 = 1, version: UInt8 = 1
+        )
             -> [UInt8]
         {
             let length = UInt32(8 + body.count)
-            return [UInt8(length >> 24), UInt8((length >> 16) & 0xFF), UInt8((length >> 8) & 0xFF), UInt8(length & 0xFF)]
+            return [
+                UInt8(length >> 24), UInt8((length >> 16) & 0xFF), UInt8((length >> 8) & 0xFF), UInt8(length & 0xFF),
+            ]
                 + header(op, kind, version) + body
         }
         let validBody = try WireCodec.encode(["SecretId": "ok"])
@@ -95,13 +99,21 @@ import Testing
             ("bad version", frame(validBody, version: 9), "UnsupportedProtocolVersionException", true),
             ("truncated document", frame(Array(validBody.dropLast(2))), "SerializationException", false),
             ("bad tag", frame([0, 1, 0, 8] + Array("SecretId".utf8) + [0x77]), "SerializationException", false),
-            ("bad UTF-8", frame([0, 1, 0, 8] + Array("SecretId".utf8) + [0x04, 0, 0, 0, 2, 0xC3, 0x28]),
-             "SerializationException", false),
-            ("duplicate key", frame(try WireCodec.encode(["SecretId": "a"]).dropFirst(2).reduce([0, 2]) { $0 + [$1] }
-                + Array(try WireCodec.encode(["SecretId": "a"]).dropFirst(2))), "SerializationException", false),
+            (
+                "bad UTF-8", frame([0, 1, 0, 8] + Array("SecretId".utf8) + [0x04, 0, 0, 0, 2, 0xC3, 0x28]),
+                "SerializationException", false
+            ),
+            (
+                "duplicate key",
+                frame(
+                    try WireCodec.encode(["SecretId": "a"]).dropFirst(2).reduce([0, 2]) { $0 + [$1] }
+                        + Array(try WireCodec.encode(["SecretId": "a"]).dropFirst(2))), "SerializationException", false
+            ),
             ("missing field", frame(try WireCodec.encode([:])), "ValidationException", false),
-            ("admin op on client socket", frame(try WireCodec.encode([:]), op: Operation.status.rawValue),
-             "AccessDeniedException", false),
+            (
+                "admin op on client socket", frame(try WireCodec.encode([:]), op: Operation.status.rawValue),
+                "AccessDeniedException", false
+            ),
         ]
         for (name, bytes, expected, closes) in cases {
             let bad = try daemon.connect()
@@ -117,7 +129,8 @@ import Testing
                 #expect(bad.isClosedByPeer(), "\(name): expected the daemon to close")
             } else {
                 // The same connection still works.
-                #expect(try bad.call(.getSecretValue, ["SecretId": "ok"])["SecretString"]?.secretText == "fine", "\(name)")
+                #expect(
+                    try bad.call(.getSecretValue, ["SecretId": "ok"])["SecretString"]?.secretText == "fine", "\(name)")
             }
             // And other clients were never disturbed.
             #expect(try good.call(.getSecretValue, ["SecretId": "ok"])["SecretString"]?.secretText == "fine")
@@ -191,7 +204,9 @@ import Testing
         let daemon = try Daemon()
         let c = try daemon.connect()
         _ = try c.call(.createSecret, ["Name": "g", "SecretString": "0"])
-        for i in 0..<20 { try c.sendRequest(.putSecretValue, ["SecretId": "g", "SecretString": .string("\(i)")], id: UInt32(100 + i)) }
+        for i in 0..<20 {
+            try c.sendRequest(.putSecretValue, ["SecretId": "g", "SecretString": .string("\(i)")], id: UInt32(100 + i))
+        }
         kill(daemon.pid, SIGTERM)
         var answered = 0
         while let frame = try c.readFrame() {

@@ -36,8 +36,10 @@ enum Subprocess {
         let feeder = FeedThread(fd: input, bytes: stdin)
         var out: [UInt8] = []
         var err: [UInt8] = []
-        var fds = [pollfd(fd: outPipe[0], events: Int16(POLLIN), revents: 0),
-                   pollfd(fd: errPipe[0], events: Int16(POLLIN), revents: 0)]
+        var fds = [
+            pollfd(fd: outPipe[0], events: Int16(POLLIN), revents: 0),
+            pollfd(fd: errPipe[0], events: Int16(POLLIN), revents: 0),
+        ]
         var open = 2
         var buffer = [UInt8](repeating: 0, count: 65_536)
         while open > 0 {
@@ -115,21 +117,23 @@ final class FeedThread: @unchecked Sendable {
 
     init(fd: Int32, bytes: [UInt8]) {
         let box = Unmanaged.passRetained(Box(fd: fd, bytes: bytes)).toOpaque()
-        pthread_create(&thread, nil, { raw in
-            guard let raw else { return nil }
-            let box = Unmanaged<Box>.fromOpaque(raw).takeRetainedValue()
-            var offset = 0
-            while offset < box.bytes.count {
-                let n = box.bytes.withUnsafeBytes { raw -> Int in
-                    guard let base = raw.baseAddress else { return -1 }
-                    return write(box.fd, base + offset, raw.count - offset)
+        pthread_create(
+            &thread, nil,
+            { raw in
+                guard let raw else { return nil }
+                let box = Unmanaged<Box>.fromOpaque(raw).takeRetainedValue()
+                var offset = 0
+                while offset < box.bytes.count {
+                    let n = box.bytes.withUnsafeBytes { raw -> Int in
+                        guard let base = raw.baseAddress else { return -1 }
+                        return write(box.fd, base + offset, raw.count - offset)
+                    }
+                    if n <= 0 { break }
+                    offset += n
                 }
-                if n <= 0 { break }
-                offset += n
-            }
-            close(box.fd)
-            return nil
-        }, box)
+                close(box.fd)
+                return nil
+            }, box)
     }
 
     func join() { pthread_join(thread, nil) }
