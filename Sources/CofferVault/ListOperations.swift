@@ -18,6 +18,32 @@ enum PageToken {
         return Int64(parts[3])
     }
 
+    /// Where a BatchGetSecretValue by id list continues: the index of the next id, tied to the exact list.
+    static func encodeBatch(ids: [String], next: Int) -> String {
+        Base64.encode(Array("v1|batch|\(fingerprint(ids))|\(next)".utf8))
+    }
+
+    static func decodeBatch(_ token: String, ids: [String]) -> Int? {
+        guard let bytes = Base64.decode(token), let text = String(validating: bytes, as: UTF8.self) else { return nil }
+        let parts = text.split(separator: "|", omittingEmptySubsequences: false)
+        guard parts.count == 4, parts[0] == "v1", parts[1] == "batch", parts[2] == Substring(fingerprint(ids)),
+            let next = Int(parts[3]), next >= 0, next < ids.count
+        else { return nil }
+        return next
+    }
+
+    /// FNV-1a over the ids (not a security measure: a token for another list is merely refused).
+    static func fingerprint(_ ids: [String]) -> String {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for id in ids {
+            for byte in id.utf8 + [0] {
+                hash ^= UInt64(byte)
+                hash = hash &* 0x100_0000_01b3
+            }
+        }
+        return String(hash, radix: 16)
+    }
+
     /// A list scan's position, tied to its sort order and deleted-secret visibility.
     static func encodeScan(_ scope: String, _ cursor: ScanCursor) -> String {
         let value: String
@@ -230,7 +256,7 @@ extension Vault {
         _ db: some StoreQueries, sort: SecretSortKey, descending: Bool, includeDeleted: Bool, token: String?,
         limit: Int, now: Timestamp, include: (SecretRow, [(key: String, value: String)]) -> Bool
     ) throws -> ([(SecretRow, [(key: String, value: String)])], String?) {
-        let scope = "\(sort.rawValue),\(descending ? "d" : "a"),\(includeDeleted ? 1 : 0)"
+        let scope = Vault.scanScope(sort: sort, descending: descending, includeDeleted: includeDeleted)
         var cursor: ScanCursor?
         if let token {
             guard let decoded = PageToken.decodeScan(token, scope: scope) else {
@@ -259,6 +285,13 @@ extension Vault {
             if rows.count < batch { return (page, nil) }
         }
     }
+
+    static func scanScope(sort: SecretSortKey, descending: Bool, includeDeleted: Bool) -> String {
+        "\(sort.rawValue),\(descending ? "d" : "a"),\(includeDeleted ? 1 : 0)"
+    }
+
+    /// BatchGetSecretValue's filter scans: creation order, live secrets only.
+    static let batchScope = scanScope(sort: .createdDate, descending: false, includeDeleted: false)
 
     static func cursor(for row: SecretRow, sort: SecretSortKey) -> ScanCursor {
         switch sort {
@@ -297,32 +330,55 @@ extension Vault {
         let db = reader.store
         var values: [Value] = []
         var errors: [Value] = []
+        // Replies must fit in one frame (docs/PROTOCOL.md): 20 values of 64 KiB would not. Stop before the budget
+        // runs out and continue with NextToken, as AWS does when it "did not show all results".
+        let budget = Limits.maxFrameBytes - 16 * 1_024
+        var used = 0
         func failure(_ id: String, _ error: ServiceError) {
             errors.append(
                 .map([
                     "SecretId": .string(id), "ErrorCode": .string(error.code.rawValue),
                     "Message": .string(error.message),
                 ]))
+            used += 256 + id.utf8.count + error.message.utf8.count
         }
-        func fetch(_ secret: SecretRow, id: String) throws {
-            if secret.isScheduledForDeletion { return failure(id, .markedForDeletion) }
+        /// Adds the secret's value; false (nothing added) if it would not fit in this reply.
+        func fetch(_ secret: SecretRow, id: String) throws -> Bool {
+            if secret.isScheduledForDeletion {
+                failure(id, .markedForDeletion)
+                return true
+            }
             do {
                 let version = try fetchVersion(secret, versionID: nil, stage: nil, in: db)
+                let size = 512 + secret.arn.utf8.count * 2 + (version.seal.ciphertext.count)
+                if used + size > budget && !values.isEmpty { return false }
                 let stages = try db.stages(secretID: secret.id, versionID: version.versionID)
                 values.append(.map(try valueEntry(secret, version, stages, scratch: reader.scratch)))
+                used += size
                 recordAccess(secret, version, now)
             } catch let error as ServiceError {
                 failure(id, error)
             }
+            return true
         }
         let keys = ["secretsmanager:versionstage": [Stage.current]]
         var doc = Document()
         if let ids {
-            for id in ids {
+            var start = 0
+            if let token {
+                guard let index = PageToken.decodeBatch(token, ids: ids) else {
+                    throw ServiceError(.invalidNextToken, "The NextToken value is invalid.")
+                }
+                start = index
+            }
+            for (index, id) in ids.enumerated().dropFirst(start) {
                 do {
                     let (secret, _) = try resolve(
                         try reference(id), caller, "secretsmanager:GetSecretValue", in: db, now: now, requestKeys: keys)
-                    try fetch(secret, id: id)
+                    if try !fetch(secret, id: id) {
+                        doc["NextToken"] = .string(PageToken.encodeBatch(ids: ids, next: index))
+                        break
+                    }
                 } catch let error as ServiceError {
                     failure(id, error)
                 }
@@ -332,6 +388,7 @@ extension Vault {
                 db, sort: .createdDate, descending: false, includeDeleted: false, token: token,
                 limit: Int(maxResults ?? 20), now: now
             ) { secret, tags in filters.allSatisfy { $0.matches(secret, tags: tags) } }
+            var cutAfter: SecretRow?
             for (secret, tags) in page {
                 guard isAllowed(caller, "secretsmanager:GetSecretValue", secret: secret, tags: tags) else {
                     failure(
@@ -340,11 +397,18 @@ extension Vault {
                             AuthorizationRequest(
                                 caller: caller, action: "secretsmanager:GetSecretValue",
                                 resource: secret.arn)))
+                    cutAfter = secret
                     continue
                 }
-                try fetch(secret, id: secret.arn)
+                if try !fetch(secret, id: secret.arn) { break }
+                cutAfter = secret
             }
-            if let next { doc["NextToken"] = .string(next) }
+            if let last = cutAfter, last.id != page.last?.0.id {
+                doc["NextToken"] = .string(
+                    PageToken.encodeScan(Vault.batchScope, Vault.cursor(for: last, sort: .createdDate)))
+            } else if let next {
+                doc["NextToken"] = .string(next)
+            }
         }
         doc["SecretValues"] = .list(values)
         doc["Errors"] = .list(errors)

@@ -232,7 +232,7 @@ extension Vault {
         guard let existing = try ctx.version(secretID: secret.id, versionID: versionID) else { return false }
         let same =
             try existing.isBinary == value.isBinary
-            && open(existing, scratch: nil) { stored in
+            && open(existing, scratch: writerScratch.scratch) { stored in
                 value.bytes.withUnsafeBytes { given in
                     guard stored.count == given.count else { return false }
                     var difference: UInt8 = 0

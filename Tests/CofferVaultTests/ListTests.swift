@@ -138,3 +138,33 @@ import Testing
         h.fails(.batchGetSecretValue, ["SecretIdList": .list((0..<21).map { .string("s\($0)") })], .validation)
     }
 }
+
+@Suite struct BatchGetSizeTests {
+    @Test func largeValuesAreSplitAcrossPagesThatFitInAFrame() throws {
+        let h = try Harness()
+        let big = String(repeating: "x", count: 60_000)
+        let ids = (0..<20).map { "big\($0)" }
+        for id in ids { try h.create(id, big) }
+        var request: Document = ["SecretIdList": .list(ids.map { .string($0) })]
+        var received: [String] = []
+        var pages = 0
+        while true {
+            let page = try h.ok(.batchGetSecretValue, request)
+            pages += 1
+            let values = (page["SecretValues"]?.listValue ?? []).compactMap(\.mapValue)
+            #expect(values.allSatisfy { $0.secretText("SecretString")?.utf8.count == 60_000 })
+            received += values.compactMap { $0["Name"]?.stringValue }
+            // Each reply fits in one frame.
+            #expect(try WireCodec.encode(page).count < Limits.maxFrameBytes)
+            guard let next = page["NextToken"]?.stringValue else { break }
+            request["NextToken"] = .string(next)
+        }
+        #expect(received == ids)
+        #expect(pages >= 5)
+        // A token is tied to its list.
+        let token = try h.ok(.batchGetSecretValue, ["SecretIdList": .list(ids.map { .string($0) })])["NextToken"]
+        var other: Document = ["SecretIdList": .list(ids.dropFirst().map { .string($0) })]
+        other["NextToken"] = token
+        h.fails(.batchGetSecretValue, other, .invalidNextToken)
+    }
+}
