@@ -48,7 +48,7 @@ let package = Package(
         .executableTarget(
             name: "cofferd",
             dependencies: [
-                "CofferCore", "CofferServer", "CofferSystem", "CofferVault",
+                "CofferCore", "CofferServer", "CofferSystem", "CofferVault", "CofferCrypto",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
