@@ -1,3 +1,5 @@
+import Synchronization
+
 #if canImport(Glibc)
     import Glibc
 #endif
@@ -29,12 +31,23 @@ public enum LogLevel: Int, Sendable, Comparable, CaseIterable {
 /// Never pass secret values: messages are plain strings and nothing here redacts them.
 public struct Logger: Sendable {
     public var label: String
-    public var minimum: LogLevel
+    private let level: LevelBox
     private let sink: @Sendable (LogLevel, String) -> Void
+
+    /// The threshold, shared by every copy of this logger (so that a reload changes it everywhere).
+    public var minimum: LogLevel {
+        get { LogLevel(rawValue: level.value.load(ordering: .relaxed)) ?? .info }
+        nonmutating set { level.value.store(newValue.rawValue, ordering: .relaxed) }
+    }
+
+    final class LevelBox: Sendable {
+        let value: Atomic<Int>
+        init(_ level: LogLevel) { value = Atomic(level.rawValue) }
+    }
 
     public init(label: String, minimum: LogLevel = .info, sink: @escaping @Sendable (LogLevel, String) -> Void) {
         self.label = label
-        self.minimum = minimum
+        self.level = LevelBox(minimum)
         self.sink = sink
     }
 

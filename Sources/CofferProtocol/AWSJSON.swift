@@ -68,7 +68,9 @@ public enum AWSJSON {
             }
             return .int(number)
         case .string(let text):
-            if key == SecretMembers.secretString { return .secret(SensitiveBytes(copying: text.utf8), isString: true) }
+            if key == SecretMembers.secretString || key == SecretMembers.passphrase {
+                return .secret(SensitiveBytes(copying: text.utf8), isString: true)
+            }
             if key == SecretMembers.secretBinary {
                 // Base64 is the only spelling of bytes in JSON; the message must not echo the (secret) text.
                 // Padded, as section 9 says and the AWS CLI requires; Base64.decode alone also takes unpadded text.

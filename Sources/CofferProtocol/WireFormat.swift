@@ -54,6 +54,8 @@ public enum SecretMembers {
     public static let secretBinary = "SecretBinary"
     /// A string member with this key is a secret string (GetRandomPassword's `RandomPassword`).
     public static let randomPassword = "RandomPassword"
+    /// A string member with this key is a secret string (the admin socket's `Unseal` passphrase).
+    public static let passphrase = "Passphrase"
 
     /// Whether a member with these key bytes and this value tag is secret. Compares raw bytes, so the decoder can
     /// decide before it has built anything from the value.
@@ -65,6 +67,8 @@ public enum SecretMembers {
             return false
         case 14:
             return tag == ValueTag.string && equals(key, randomPasswordBytes)
+        case 10:
+            return tag == ValueTag.string && equals(key, passphraseBytes)
         default:
             return false
         }
@@ -73,7 +77,7 @@ public enum SecretMembers {
     /// Same decision for a key held as a String (the encoder and the JSON mapping).
     static func isSecret(key: String, tag: UInt8) -> Bool {
         switch tag {
-        case ValueTag.string: return key == secretString || key == randomPassword
+        case ValueTag.string: return key == secretString || key == randomPassword || key == passphrase
         case ValueTag.bytes: return key == secretBinary
         default: return false
         }
@@ -82,6 +86,7 @@ public enum SecretMembers {
     private static let secretStringBytes: [UInt8] = Array(secretString.utf8)
     private static let secretBinaryBytes: [UInt8] = Array(secretBinary.utf8)
     private static let randomPasswordBytes: [UInt8] = Array(randomPassword.utf8)
+    private static let passphraseBytes: [UInt8] = Array(passphrase.utf8)
 
     private static func equals(_ lhs: UnsafeRawBufferPointer, _ rhs: [UInt8]) -> Bool {
         guard lhs.count == rhs.count else { return false }

@@ -65,6 +65,33 @@ public enum DaemonConfigFile {
                     throw Failure(description: "\(source): socketMode must be octal, like \"0666\"")
                 }
                 options.socketMode = mode
+            case "masterKey":
+                guard let key = value.objectValue else {
+                    throw Failure(description: "\(source): masterKey must be an object")
+                }
+                var kind = "file"
+                var credential = "coffer.master-key"
+                for (mkey, mvalue) in key {
+                    switch mkey {
+                    case "source": kind = try string(mvalue, mkey, source)
+                    case "path": options.keyFile = try string(mvalue, mkey, source)
+                    case "credential": credential = try string(mvalue, mkey, source)
+                    case "passphraseStrength":
+                        let strength = try string(mvalue, mkey, source)
+                        guard strength == "moderate" || strength == "interactive" else {
+                            throw Failure(description: "\(source): passphraseStrength is moderate or interactive")
+                        }
+                        options.passphraseStrength = strength
+                    default: throw Failure(description: "\(source): unknown key masterKey.\(mkey)")
+                    }
+                }
+                switch kind {
+                case "file": options.keySource = .file
+                case "passphrase": options.keySource = .passphrase
+                case "systemd-credential": options.keySource = .systemdCredential(name: credential)
+                default:
+                    throw Failure(description: "\(source): masterKey.source is file, passphrase or systemd-credential")
+                }
             case "vault":
                 guard let vault = value.objectValue else { throw Failure(description: "\(source): vault: object") }
                 for (vkey, vvalue) in vault {

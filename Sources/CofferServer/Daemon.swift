@@ -3,10 +3,21 @@ import CofferCrypto
 import CofferSystem
 import CofferVault
 import Glibc
+import Synchronization
+
+/// Where the daemon gets its master key (docs/OPERATIONS.md).
+public enum DaemonKeySource: Sendable, Equatable {
+    /// `<state>/master.key` or `keyFile`: created 0600 on first start.
+    case file
+    /// `$CREDENTIALS_DIRECTORY/<name>` (systemd `LoadCredentialEncrypted=`).
+    case systemdCredential(name: String)
+    /// Argon2id-wrapped in the vault; the daemon starts sealed.
+    case passphrase
+}
 
 /// Everything `cofferd` needs to know, from its command line and config file.
 public struct DaemonOptions: Sendable {
-    /// Directory of the database, the key file and the lock (created 0700).
+    /// Directory of the database, the key file, the audit log and the lock (created 0700).
     public var stateDirectory: String
     /// The client socket (mode 0666: every request is authorized by policy).
     public var socketPath: String
@@ -16,6 +27,9 @@ public struct DaemonOptions: Sendable {
     public var socketDirectoryMode: UInt32 = 0o755
     public var socketMode: UInt32 = 0o666
     public var keyFile: String?
+    public var keySource: DaemonKeySource = .file
+    /// Argon2id strength for a vault initialized under a passphrase: `moderate` (default) or `interactive`.
+    public var passphraseStrength = "moderate"
     /// uid 0 outside a role may do everything (docs/POLICY.md); false puts root under policies too.
     public var rootIsAdministrator = true
     /// Mode of the admin socket (root-only by default) and an optional group that may connect to it.
@@ -34,6 +48,8 @@ public struct DaemonOptions: Sendable {
     public var maxConnectionsPerUID = Limits.maxConnectionsPerUID
     /// How often secrets past their recovery window are purged.
     public var purgeIntervalMilliseconds: Int64 = 3_600_000
+    /// The configuration file, re-read on SIGHUP and `Reload`.
+    public var configPath: String?
 
     public init(stateDirectory: String, socketPath: String, adminSocketPath: String?) {
         self.stateDirectory = stateDirectory
@@ -43,6 +59,21 @@ public struct DaemonOptions: Sendable {
 
     public var databasePath: String { stateDirectory + "/vault.db" }
     public var keyFilePath: String { keyFile ?? stateDirectory + "/master.key" }
+
+    /// The vault's key source for these options.
+    func vaultKeySource(environment: (String) -> String?) throws -> KeySource {
+        switch keySource {
+        case .file: return .file(path: keyFilePath)
+        case .passphrase: return .passphrase
+        case .systemdCredential(let name):
+            guard let directory = environment("CREDENTIALS_DIRECTORY") else {
+                throw DaemonConfigFile.Failure(
+                    description: "masterKey.source is systemd-credential but $CREDENTIALS_DIRECTORY is not set "
+                        + "(add LoadCredentialEncrypted=\(name) to the unit)")
+            }
+            return .systemdCredential(path: directory + "/" + name)
+        }
+    }
 }
 
 /// The daemon's life: harden the process, open the vault, bind, serve, and stop cleanly on SIGTERM/SIGINT.
@@ -74,16 +105,37 @@ public final class Daemon {
         try Sodium.initialize()
 
         _ = try SafeFile.ensurePrivateDirectory(path: options.stateDirectory, mode: 0o700, createParents: true)
-        let (key, created) = try KeyFile.loadOrCreate(path: options.keyFilePath)
-        if created { logger.notice("created a new master key file at \(options.keyFilePath) (mode 0600)") }
-
+        let keySource = try options.vaultKeySource { name in getenv(name).map { String(cString: $0) } }
+        if case .file(let path) = keySource, try SafeFile.status(path: path) == nil {
+            logger.notice("creating a new master key file at \(path) (mode 0600)")
+        }
         var vaultOptions = VaultOptions(databasePath: options.databasePath)
         vaultOptions.partition = options.partition
         vaultOptions.region = options.region
         vaultOptions.accountID = options.accountID
         vaultOptions.access = AccessOptions(rootIsAdministrator: options.rootIsAdministrator)
-        let vault = try Vault.open(vaultOptions, masterKey: key)
-        logger.info("vault \(vault.vaultID) open at \(options.databasePath), account \(vault.identity.accountID)")
+        vaultOptions.keySource = keySource
+        vaultOptions.passphraseParameters = options.passphraseStrength == "interactive" ? .interactive() : .moderate()
+        let vault = try Vault.open(vaultOptions)
+        logger.info(
+            "vault \(vault.vaultID) open at \(options.databasePath), account \(vault.identity.accountID), "
+                + "key source \(keySource.name)")
+        if vault.isSealed {
+            logger.notice("the vault is sealed: unseal it with `coffer admin unseal` on the admin socket")
+        } else {
+            try vault.resumeRotationIfNeeded()
+        }
+
+        let audit = try AuditLog(
+            path: options.stateDirectory + "/audit.log", keyPath: options.stateDirectory + "/audit.key")
+        let metrics = ServerMetrics()
+        let limiterProbe = Mutex<(@Sendable () -> Int)?>(nil)
+        let configPath = options.configPath
+        let baseOptions = options
+        let logger = self.logger
+        let reload: @Sendable () throws -> String = {
+            try Daemon.reload(configPath: configPath, base: baseOptions, vault: vault, logger: logger)
+        }
 
         var listeners: [(UnixListener, any RequestService)] = []
         let client = try bindSocket(options.socketPath, mode: options.socketMode)
@@ -97,7 +149,10 @@ public final class Daemon {
                 group = gid
             }
             let admin = try bindSocket(adminPath, mode: options.adminSocketMode, group: group)
-            listeners.append((admin, AdminService(vault: vault)))
+            let context = AdminContext(
+                audit: audit, metrics: metrics, reload: reload,
+                connections: { limiterProbe.withLock { $0 }?() ?? 0 })
+            listeners.append((admin, AdminService(vault: vault, context: context)))
         }
 
         var configuration = ServerConfiguration(workers: options.workers)
@@ -106,17 +161,21 @@ public final class Daemon {
         configuration.idleTimeoutMilliseconds = options.idleTimeoutMilliseconds
         configuration.maxConnections = options.maxConnections
         configuration.maxConnectionsPerUID = options.maxConnectionsPerUID
-        let server = try Server(vault: vault, listeners: listeners, configuration: configuration, logger: logger)
+        let server = try Server(
+            vault: vault, listeners: listeners, configuration: configuration, metrics: metrics, logger: logger,
+            audit: audit)
+        limiterProbe.withLock { $0 = { server.openConnections } }
         try server.start()
         logger.notice(
             "listening on \(options.socketPath)"
                 + (options.adminSocketPath.map { ", admin on \($0)" } ?? "") + " (\(configuration.workers) workers)")
-        _ = try? SdNotify.send("READY=1\nSTATUS=serving\nMAINPID=\(getpid())")
+        _ = try? SdNotify.send("READY=1\nSTATUS=\(vault.isSealed ? "sealed" : "serving")\nMAINPID=\(getpid())")
 
         let poll = try Epoll(maxEvents: 4)
         try poll.add(signals.descriptor.rawValue, events: .readable, userData: 1)
         var events: [Epoll.Event] = []
         var lastPurge = Monotonic.milliseconds()
+        var wasSealed = vault.isSealed
         loop: while true {
             _ = try poll.wait(into: &events, timeoutMilliseconds: 1_000)
             while let delivery = try signals.next() {
@@ -125,13 +184,26 @@ public final class Daemon {
                     logger.notice("signal \(delivery.signal) from pid \(delivery.senderPID): shutting down")
                     break loop
                 case SIGHUP:
-                    logger.notice("SIGHUP: reload (nothing to reload yet)")
+                    _ = try? SdNotify.send("RELOADING=1")
+                    do {
+                        let summary = try reload()
+                        logger.notice("SIGHUP: reloaded (\(summary))")
+                    } catch {
+                        logger.error("SIGHUP: reload failed, keeping the running configuration: \(error)")
+                    }
+                    _ = try? SdNotify.send("READY=1")
                 default:
                     continue
                 }
             }
+            audit.sync()
+            if vault.isSealed != wasSealed {
+                wasSealed = vault.isSealed
+                _ = try? SdNotify.send("STATUS=\(wasSealed ? "sealed" : "serving")")
+                logger.notice(wasSealed ? "vault sealed" : "vault unsealed")
+            }
             let now = Monotonic.milliseconds()
-            if now - lastPurge >= options.purgeIntervalMilliseconds {
+            if now - lastPurge >= options.purgeIntervalMilliseconds && !vault.isSealed {
                 lastPurge = now
                 if let removed = try? vault.purgeExpired(), removed > 0 {
                     logger.info("purged \(removed) secrets past their recovery window")
@@ -140,6 +212,7 @@ public final class Daemon {
         }
         _ = try? SdNotify.send("STOPPING=1")
         server.stop()
+        audit.sync()
         vault.close()
         for (listener, _) in listeners {
             listener.removeSocketFile()
@@ -147,6 +220,27 @@ public final class Daemon {
         }
         logger.notice("stopped")
         return 0
+    }
+
+    /// Re-reads the configuration file and applies what can change while running: the log level and
+    /// `rootIsAdministrator`; IAM state is re-read from the store as well. Socket paths, key source and limits need a
+    /// restart.
+    static func reload(configPath: String?, base: DaemonOptions, vault: Vault, logger: Logger) throws -> String {
+        var options = base
+        if let configPath { try DaemonConfigFile.apply(path: configPath, to: &options) }
+        var changes: [String] = []
+        if logger.minimum != options.logLevel {
+            logger.minimum = options.logLevel
+            changes.append("logLevel=\(options.logLevel)")
+        }
+        if let access = vault.accessController {
+            if access.options.rootIsAdministrator != options.rootIsAdministrator {
+                access.options = AccessOptions(rootIsAdministrator: options.rootIsAdministrator)
+                changes.append("rootIsAdministrator=\(options.rootIsAdministrator)")
+            }
+            access.update(try vault.store.writer.perform { try $0.iamState() })
+        }
+        return changes.isEmpty ? "no changes" : changes.joined(separator: ", ")
     }
 
     /// Creates the socket's directory if needed (never through a symlink) and binds with the exact mode.

@@ -9,6 +9,7 @@ public final class ServerMetrics: Sendable {
     public let rejectedConnections = Atomic<Int>(0)
     public let malformedFrames = Atomic<Int>(0)
     public let deadlineCloses = Atomic<Int>(0)
+    public let auditFailures = Atomic<Int>(0)
     public let bytesIn = Atomic<Int>(0)
     public let bytesOut = Atomic<Int>(0)
 
@@ -70,6 +71,9 @@ public final class ServerMetrics: Sendable {
         gauge(
             "coffer_frame_deadline_closes_total", "Connections closed for a frame that arrived too slowly.",
             "counter", Double(deadlineCloses.load(ordering: .relaxed)))
+        gauge(
+            "coffer_audit_write_failures_total", "Audit batches that could not be written (their replies refused).",
+            "counter", Double(auditFailures.load(ordering: .relaxed)))
         for item in extra { gauge(item.name, item.help, "gauge", item.value) }
         let snapshot = operations.withLock { $0 }
         out += "# HELP coffer_requests_total Requests answered, by operation and result.\n"

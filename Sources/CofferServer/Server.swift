@@ -18,6 +18,8 @@ final class ServerCore: Sendable {
     let identity = IdentityResolver()
     let metrics: ServerMetrics
     let logger: Logger
+    /// The audit log every request is recorded in (nil: no audit, for tests of the loop alone).
+    let audit: AuditLog?
     private let stopping = Atomic<Bool>(false)
     private let running = Mutex<(started: Int, stopped: Int, failed: Int)>((0, 0, 0))
     private let stoppedSignal = ConditionLock()
@@ -26,7 +28,7 @@ final class ServerCore: Sendable {
 
     init(
         vault: Vault, listeners: [ListenerEntry], configuration: ServerConfiguration, metrics: ServerMetrics,
-        logger: Logger
+        logger: Logger, audit: AuditLog?
     ) {
         self.vault = vault
         self.listeners = listeners
@@ -35,6 +37,7 @@ final class ServerCore: Sendable {
             maxTotal: configuration.maxConnections, maxPerUID: configuration.maxConnectionsPerUID)
         self.metrics = metrics
         self.logger = logger
+        self.audit = audit
     }
 
     var isStopping: Bool { stopping.load(ordering: .acquiring) }
@@ -73,11 +76,11 @@ public final class Server: Sendable {
     /// Builds the workers; call ``start()`` to run them.
     public init(
         vault: Vault, listeners: [(UnixListener, any RequestService)], configuration: ServerConfiguration,
-        metrics: ServerMetrics = ServerMetrics(), logger: Logger
+        metrics: ServerMetrics = ServerMetrics(), logger: Logger, audit: AuditLog?
     ) throws {
         let core = ServerCore(
             vault: vault, listeners: listeners.map { ServerCore.ListenerEntry(listener: $0.0, service: $0.1) },
-            configuration: configuration, metrics: metrics, logger: logger)
+            configuration: configuration, metrics: metrics, logger: logger, audit: audit)
         self.core = core
         workers = try (0..<configuration.workers).map { try Worker(index: $0, server: core) }
         threads = Mutex([])

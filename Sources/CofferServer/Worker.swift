@@ -33,8 +33,15 @@ final class Worker: @unchecked Sendable {
 
     struct Delivery {
         var connectionID: UInt64
+        var header: FrameHeader
         var bytes: [UInt8]
+        var record: AuditRecord?
     }
+
+    /// Audit records of replies produced in this loop iteration, written in one batch before those replies go out.
+    private var pendingAudit: [AuditRecord] = []
+    /// Connections that got output in this iteration (flushed after the audit batch is written).
+    private var touched: [Connection] = []
 
     init(index: Int, server: ServerCore) throws {
         self.index = index
@@ -86,6 +93,7 @@ final class Worker: @unchecked Sendable {
                     serviceConnection(connection, event.events, context)
                 }
             }
+            commitAuditAndFlush()
             let now = Monotonic.milliseconds()
             if now - lastTick >= Int64(Worker.tickMilliseconds) {
                 lastTick = now
@@ -178,14 +186,71 @@ final class Worker: @unchecked Sendable {
     // MARK: Connections
 
     private func serviceConnection(_ connection: Connection, _ events: Epoll.Events, _ context: WorkerContext) {
+        if events.contains(.writable) {
+            flush(connection)
+            if connection.isClosed { return }
+        }
         if events.contains(.readable) || events.contains(.readHangup) || events.contains(.hangup)
             || events.contains(.error)
         {
             readAndDispatch(connection, context)
         }
         guard !connection.isClosed else { return }
-        flush(connection)
-        finishIfDone(connection)
+        markTouched(connection)
+    }
+
+    private func markTouched(_ connection: Connection) {
+        if !connection.isTouched {
+            connection.isTouched = true
+            touched.append(connection)
+        }
+    }
+
+    /// Writes this iteration's audit records (one write for the batch), then releases the replies they cover. If
+    /// the audit log cannot be written, those replies are replaced by errors: nothing is released unaudited.
+    private func commitAuditAndFlush() {
+        if !pendingAudit.isEmpty {
+            let written = server.audit?.write(pendingAudit) ?? true
+            pendingAudit.removeAll(keepingCapacity: true)
+            if !written {
+                server.log(.error, "audit log write failed: refusing the replies of this batch")
+                server.metrics.auditFailures.add(1, ordering: .relaxed)
+            }
+            for connection in touched where !connection.isClosed {
+                if written {
+                    connection.auditedEnd = connection.output.count
+                } else {
+                    revokeUnaudited(connection)
+                }
+                connection.unaudited.removeAll(keepingCapacity: true)
+            }
+        } else {
+            for connection in touched { connection.auditedEnd = connection.output.count }
+        }
+        let batch = touched
+        touched.removeAll(keepingCapacity: true)
+        for connection in batch {
+            connection.isTouched = false
+            guard !connection.isClosed else { continue }
+            flush(connection)
+            finishIfDone(connection)
+            if !connection.isClosed { updateInterest(connection) }
+        }
+    }
+
+    /// Drops the replies not yet audited (wiped) and answers each of those requests with an error instead.
+    private func revokeUnaudited(_ connection: Connection) {
+        let keep = connection.auditedEnd
+        if connection.output.count > keep {
+            connection.output.withUnsafeMutableBytes { raw in
+                let tail = UnsafeMutableRawBufferPointer(rebasing: raw[keep...])
+                if let base = tail.baseAddress { explicit_bzero(base, tail.count) }
+            }
+            connection.output.removeSubrange(keep...)
+        }
+        let failure = ServiceError(.internalServiceError, "The request could not be recorded in the audit log.")
+        for header in connection.unaudited { appendError(connection, header: header.reply(.error), failure) }
+        connection.auditedEnd = connection.output.count
     }
 
     /// Reads what is available (bounded), decodes every complete frame and dispatches it.
@@ -253,7 +318,7 @@ final class Worker: @unchecked Sendable {
         do {
             operation = try header.validateRequest()
         } catch {
-            appendError(connection, header: header.reply(.error), error.serviceError)
+            rejectInline(connection, header, operation: header.operation?.name, error.serviceError)
             if error.closesConnection { connection.closeAfterFlush = true }
             server.metrics.malformedFrames.add(1, ordering: .relaxed)
             return
@@ -262,7 +327,7 @@ final class Worker: @unchecked Sendable {
         switch frame.document {
         case .success(let document): request = document
         case .failure(let error):
-            appendError(connection, header: header.reply(.error), error.serviceError)
+            rejectInline(connection, header, operation: operation.name, error.serviceError)
             if error.closesConnection { connection.closeAfterFlush = true }
             server.metrics.malformedFrames.add(1, ordering: .relaxed)
             return
@@ -279,8 +344,8 @@ final class Worker: @unchecked Sendable {
             return
         }
         guard connection.service.serves(operation) else {
-            appendError(
-                connection, header: header.reply(.error),
+            rejectInline(
+                connection, header, operation: operation.name,
                 ServiceError(
                     .accessDenied, "\(operation.name) is not served on the \(connection.service.name) socket."))
             return
@@ -289,11 +354,42 @@ final class Worker: @unchecked Sendable {
         let id = connection.id
         let started = Monotonic.nanoseconds()
         let metrics = server.metrics
-        connection.service.handle(operation, request, caller: connection.caller, context: context) { [self] result in
+        let audit = server.audit
+        var tracedCaller = connection.caller
+        let trace = audit == nil ? nil : AuditTrace()
+        tracedCaller.trace = trace
+        let caller = tracedCaller
+        let socket = connection.service.name
+        let token = audit == nil ? nil : request["ClientRequestToken"]?.stringValue
+        connection.service.handle(operation, request, caller: caller, context: context) { [self] result in
             metrics.record(operation, result, nanoseconds: Monotonic.nanoseconds() - started)
+            var record: AuditRecord?
+            if let audit {
+                var error: String?
+                if case .failure(let failure) = result { error = failure.code.rawValue }
+                record = AuditRecord(
+                    time: SystemClock().now(), socket: socket, connectionID: id, requestID: header.requestID,
+                    operation: operation.name, caller: caller, trace: trace, error: error,
+                    hashedFields: token.map { [("clientRequestToken", audit.hashed($0))] } ?? [])
+            }
             var bytes: [UInt8] = []
             Worker.encode(header: header, result, into: &bytes)
-            deliver(connectionID: id, bytes: bytes)
+            deliver(connectionID: id, header: header, bytes: bytes, record: record)
+        }
+    }
+
+    /// Answers a request the server itself refuses (malformed, wrong socket), with its audit record.
+    private func rejectInline(
+        _ connection: Connection, _ header: FrameHeader, operation: String?, _ error: ServiceError
+    ) {
+        appendError(connection, header: header.reply(.error), error)
+        if server.audit != nil {
+            pendingAudit.append(
+                AuditRecord(
+                    time: SystemClock().now(), socket: connection.service.name, connectionID: connection.id,
+                    requestID: header.requestID, operation: operation ?? "0x" + String(header.operationCode, radix: 16),
+                    caller: connection.caller, trace: nil, error: error.code.rawValue))
+            connection.unaudited.append(header)
         }
     }
 
@@ -314,20 +410,31 @@ final class Worker: @unchecked Sendable {
     }
 
     /// A reply finished on some thread: appended now if this is the worker's thread, else posted to the mailbox.
-    private func deliver(connectionID: UInt64, bytes: [UInt8]) {
+    private func deliver(connectionID: UInt64, header: FrameHeader, bytes: [UInt8], record: AuditRecord?) {
+        let delivery = Delivery(connectionID: connectionID, header: header, bytes: bytes, record: record)
         if pthread_equal(pthread_self(), threadID) != 0 {
-            guard let connection = connections[connectionID] else { return }
-            connection.inFlight -= 1
-            connection.output.append(contentsOf: bytes)
-            var copy = bytes
-            wipe(&copy)
+            accept(delivery)
             return
         }
         let wasEmpty = mailbox.withLock { queue in
-            queue.append(Delivery(connectionID: connectionID, bytes: bytes))
+            queue.append(delivery)
             return queue.count == 1
         }
         if wasEmpty { try? wakeup.signal() }
+    }
+
+    /// A finished reply on this thread: queued behind its audit record (which is written even if the client has
+    /// gone: the request happened).
+    private func accept(_ delivery: Delivery) {
+        var delivery = delivery
+        if let record = delivery.record { pendingAudit.append(record) }
+        if let connection = connections[delivery.connectionID] {
+            connection.inFlight -= 1
+            connection.output.append(contentsOf: delivery.bytes)
+            if delivery.record != nil { connection.unaudited.append(delivery.header) }
+            markTouched(connection)
+        }
+        wipe(&delivery.bytes)
     }
 
     private func deliverMailbox() {
@@ -335,16 +442,7 @@ final class Worker: @unchecked Sendable {
             defer { queue.removeAll(keepingCapacity: true) }
             return queue
         }
-        for var delivery in batch {
-            if let connection = connections[delivery.connectionID] {
-                connection.inFlight -= 1
-                connection.output.append(contentsOf: delivery.bytes)
-                flush(connection)
-                finishIfDone(connection)
-                if !connection.isClosed { updateInterest(connection) }
-            }
-            wipe(&delivery.bytes)
-        }
+        for delivery in batch { accept(delivery) }
     }
 
     private func appendReply(_ connection: Connection, header: FrameHeader, _ result: Result<Document, ServiceError>) {
@@ -357,10 +455,11 @@ final class Worker: @unchecked Sendable {
 
     /// Writes as much of the output as the socket takes; the written prefix is wiped (replies carry secrets).
     private func flush(_ connection: Connection) {
-        while connection.outputOffset < connection.output.count {
+        while connection.outputOffset < connection.auditedEnd {
             let offset = connection.outputOffset
+            let end = connection.auditedEnd
             let result = connection.output.withUnsafeBytes { raw in
-                (try? connection.fd.send(UnsafeRawBufferPointer(rebasing: raw[offset...]))) ?? .closed
+                (try? connection.fd.send(UnsafeRawBufferPointer(rebasing: raw[offset..<end]))) ?? .closed
             }
             switch result {
             case .bytes(let n):
@@ -374,7 +473,7 @@ final class Worker: @unchecked Sendable {
                 return
             }
         }
-        if !connection.output.isEmpty {
+        if !connection.output.isEmpty && connection.outputOffset == connection.output.count {
             wipe(&connection.output)
             if connection.output.capacity > 64 * 1_024 {
                 connection.output = []
@@ -382,6 +481,7 @@ final class Worker: @unchecked Sendable {
                 connection.output.removeAll(keepingCapacity: true)
             }
             connection.outputOffset = 0
+            connection.auditedEnd = 0
         }
     }
 
@@ -473,6 +573,11 @@ final class Connection {
     var decoder = FrameDecoder()
     var output: [UInt8] = []
     var outputOffset = 0
+    /// Output before this index is covered by written audit records and may be sent.
+    var auditedEnd = 0
+    /// Request headers whose replies (after ``auditedEnd``) await the audit write.
+    var unaudited: [FrameHeader] = []
+    var isTouched = false
     var inFlight = 0
     var lastActivity: Int64
     /// When the currently incomplete frame began (the slow-frame deadline runs from here).

@@ -6,6 +6,7 @@ enum Migrations {
     static let all: [(version: Int, sql: String)] = [
         (1, v1),
         (2, v2),
+        (3, v3),
     ]
 
     /// v1: vault metadata, secrets, versions (ciphertext + wrapped data key), staging labels, tags.
@@ -130,5 +131,18 @@ enum Migrations {
             PRIMARY KEY (principal_kind, principal_name, policy_name)
         ) WITHOUT ROWID;
         CREATE INDEX iam_attachments_policy ON iam_attachments(policy_name);
+        """
+
+    /// v3: master keys wrapped under a passphrase-derived key (the `passphrase` key source), with the Argon2id
+    /// parameters needed to derive it again.
+    static let v3 = """
+        CREATE TABLE key_wrappings (
+            key_id      INTEGER PRIMARY KEY,
+            salt        BLOB    NOT NULL,
+            ops_limit   INTEGER NOT NULL,
+            mem_limit   INTEGER NOT NULL,
+            wrapped     BLOB    NOT NULL,
+            created_ms  INTEGER NOT NULL
+        );
         """
 }

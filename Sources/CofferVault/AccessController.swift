@@ -20,7 +20,7 @@ public struct AccessOptions: Sendable {
 /// resource policies are compiled once per distinct text.
 public final class AccessController: Authorizer {
     let identity: VaultIdentity
-    let options: AccessOptions
+    private let optionsBox: Mutex<AccessOptions>
     let clock: any Clock
     private let snapshot: Mutex<IAMSnapshot>
     private let resourcePolicies = Mutex([String: ParsedResourcePolicy]())
@@ -28,7 +28,7 @@ public final class AccessController: Authorizer {
 
     public init(identity: VaultIdentity, options: AccessOptions, state: IAMState, clock: any Clock = SystemClock()) {
         self.identity = identity
-        self.options = options
+        self.optionsBox = Mutex(options)
         self.clock = clock
         self.snapshot = Mutex(IAMSnapshot(state: state, identity: identity))
     }
@@ -40,6 +40,12 @@ public final class AccessController: Authorizer {
     }
 
     var current: IAMSnapshot { snapshot.withLock { $0 } }
+
+    /// The options in force (changed by a configuration reload).
+    public var options: AccessOptions {
+        get { optionsBox.withLock { $0 } }
+        set { optionsBox.withLock { $0 = newValue } }
+    }
 
     // MARK: Principals
 

@@ -18,6 +18,8 @@ public struct Caller: Sendable, Equatable {
     public var groupNames: [String]
     /// The peer process, for lazy and race-free lookups of its unit and executable.
     public var process: PeerProcess?
+    /// Collects the decision and the resolved resource of the current request for the audit log.
+    public var trace: AuditTrace?
     private var fixedUnit: String?
     private var fixedExecutable: String?
 
@@ -64,6 +66,9 @@ public final class PeerProcess: Sendable {
         self.pid = pid
         self.pidfd = pidfd
     }
+
+    /// The facts if they were already read (never triggers a read).
+    public var knownFacts: ProcessFacts?? { cached.withLock { $0 } }
 
     public var facts: ProcessFacts? {
         if let known = cached.withLock({ $0 }) { return known }

@@ -30,6 +30,7 @@ extension Vault {
             requestKeys: keys)
         if secret.isScheduledForDeletion { throw ServiceError.markedForDeletion }
         let version = try fetchVersion(secret, versionID: versionID, stage: stage, in: db)
+        caller.trace?.recordVersion(id: version.versionID, stage: stage ?? (versionID == nil ? Stage.current : nil))
         let stages = try db.stages(secretID: secret.id, versionID: version.versionID)
         let response = try valueEntry(secret, version, stages, scratch: reader.scratch)
         recordAccess(secret, version, now)

@@ -17,6 +17,10 @@ public struct VaultOptions: Sendable {
     /// Nil (the default): the IAM policy engine over the vault's stored policies (``AccessController``).
     public var authorizer: (any Authorizer)?
     public var access = AccessOptions()
+    /// Where the master key comes from (docs/OPERATIONS.md). Ignored by ``Vault/open(_:masterKey:)``.
+    public var keySource: KeySource = .provided
+    /// Argon2id parameters for a vault initialized with the passphrase source.
+    public var passphraseParameters: PassphraseKDF.Parameters = .moderate()
 
     public init(databasePath: String) { self.databasePath = databasePath }
 }
@@ -28,9 +32,12 @@ public enum VaultOpenError: Error, Sendable, CustomStringConvertible {
     /// The vault has no record of a master key with this id.
     case unknownMasterKey(keyID: UInt32)
     case invalidAccountID(String)
+    /// An existing vault was opened without one of its master keys.
+    case missingMasterKey(keyID: UInt32)
 
     public var description: String {
         switch self {
+        case .missingMasterKey(let id): return "the key source does not hold the vault's master key \(id)"
         case .wrongMasterKey(let id): return "the master key does not match the vault (key id \(id))"
         case .unknownMasterKey(let id): return "the vault has no master key with id \(id)"
         case .invalidAccountID(let id): return "invalid account id \(id): must be 12 digits"
@@ -54,9 +61,13 @@ public final class Vault: Sendable {
     public let accessController: AccessController?
     /// Guarded scratch for the writer thread's seals and opens (a one-off `sodium_malloc` costs ~40 µs).
     let writerScratch = WriterScratch()
+    let keyConfiguration = Mutex<(source: KeySource, parameters: PassphraseKDF.Parameters)>((.provided, .interactive()))
+    let rotation = Mutex(RotationProgress())
+    let backups = Mutex([String: BackupSession]())
+    let startedAt = Monotonic.milliseconds()
 
     init(
-        store: Store, identity: VaultIdentity, vaultID: String, clock: any Clock, keyRing: KeyRing,
+        store: Store, identity: VaultIdentity, vaultID: String, clock: any Clock, keyRing: KeyRing?,
         authorizer: any Authorizer, accessController: AccessController?
     ) {
         self.store = store
@@ -68,36 +79,46 @@ public final class Vault: Sendable {
         self.accessController = accessController
     }
 
-    /// Opens the vault at `options.databasePath`, creating it (with a new vault id and account id) on first use, and
-    /// checks `masterKey` against the key-check value stored for its id.
+    /// Opens the vault with an explicit key (tests and tools): the key source is `.provided`.
     public static func open(_ options: VaultOptions, masterKey: MasterKey) throws -> Vault {
+        var options = options
+        options.keySource = .provided
+        return try open(options, keys: [masterKey])
+    }
+
+    /// Opens the vault at `options.databasePath` with keys from `options.keySource`: a key file (created with a new
+    /// key on first use), a systemd credential, or nothing yet for the passphrase source (the vault starts sealed and
+    /// an administrator unseals it).
+    public static func open(_ options: VaultOptions) throws -> Vault {
+        switch options.keySource {
+        case .file(let path): return try open(options, keys: try KeyFile.loadOrCreate(path: path).0)
+        case .systemdCredential(let path):
+            return try open(options, keys: try KeyFile.load(path: path, requirePrivate: false))
+        case .passphrase, .provided: return try open(options, keys: nil)
+        }
+    }
+
+    /// Opens with `keys` (nil: sealed). An existing vault must recognise every key (its key-check value) and get all
+    /// of its live keys; a new vault records them.
+    static func open(_ options: VaultOptions, keys: [MasterKey]?) throws -> Vault {
         let store = try Store(path: options.databasePath, options: options.store)
         let now = options.clock.now()
         if let accountID = options.accountID, !VaultIdentity.isValidAccountID(accountID) {
             throw VaultOpenError.invalidAccountID(accountID)
         }
-        let existing = try store.writer.perform { ctx in try ctx.vault() }
-        let row: VaultRow
-        if let existing {
-            row = existing
-            let known = try store.writer.perform { ctx in try ctx.masterKeys() }
-            guard let record = known.first(where: { $0.keyID == masterKey.keyID }) else {
-                throw VaultOpenError.unknownMasterKey(keyID: masterKey.keyID)
-            }
-            guard constantTimeEqual(record.checkValue, masterKey.checkValue()) else {
-                throw VaultOpenError.wrongMasterKey(keyID: masterKey.keyID)
-            }
-        } else {
+        var row = try store.writer.perform { ctx in try ctx.vault() }
+        if row == nil {
             let created = VaultRow(
                 vaultID: Identifiers.randomUUID(), partition: options.partition, region: options.region,
                 accountID: options.accountID ?? VaultIdentity.generateAccountID(), createdMs: now.milliseconds)
-            let check = masterKey.checkValue()
-            let keyID = masterKey.keyID
-            try store.writer.perform { ctx in
-                try ctx.insertVault(created)
-                try ctx.insertMasterKey(keyID: keyID, checkValue: check, createdMs: now.milliseconds)
-            }
+            try store.writer.perform { ctx in try ctx.insertVault(created) }
             row = created
+        }
+        guard let row else { throw StoreError.closed }
+        var ring: KeyRing?
+        if let keys, !keys.isEmpty {
+            try Vault.recordOrVerify(keys, store: store, now: now)
+            ring = KeyRing(keys: keys)
         }
         let identity = VaultIdentity(partition: row.partition, region: row.region, accountID: row.accountID)
         var controller: AccessController?
@@ -109,9 +130,37 @@ public final class Vault: Sendable {
         guard let authorizer: any Authorizer = options.authorizer ?? controller else { throw StoreError.closed }
         let vault = Vault(
             store: store, identity: identity, vaultID: row.vaultID, clock: options.clock,
-            keyRing: KeyRing(current: masterKey), authorizer: authorizer, accessController: controller)
+            keyRing: ring, authorizer: authorizer, accessController: controller)
+        vault.keySource = options.keySource
+        vault.passphraseParameters = options.passphraseParameters
         try vault.purgeExpired()
         return vault
+    }
+
+    /// Checks `keys` against the vault's key-check values; records those of a vault that has none yet. Every live
+    /// (unretired) key of the vault must be present, or values sealed under a missing one could not be read.
+    static func recordOrVerify(_ keys: [MasterKey], store: Store, now: Timestamp) throws {
+        let known = try store.writer.perform { ctx in try ctx.masterKeys() }
+        if known.isEmpty {
+            let checks = keys.map { ($0.keyID, $0.checkValue()) }
+            try store.writer.perform { ctx in
+                for (id, check) in checks {
+                    try ctx.insertMasterKey(keyID: id, checkValue: check, createdMs: now.milliseconds)
+                }
+            }
+            return
+        }
+        for key in keys {
+            guard let record = known.first(where: { $0.keyID == key.keyID }) else {
+                throw VaultOpenError.unknownMasterKey(keyID: key.keyID)
+            }
+            guard constantTimeEqual(record.checkValue, key.checkValue()) else {
+                throw VaultOpenError.wrongMasterKey(keyID: key.keyID)
+            }
+        }
+        for record in known where record.retiredMs == nil && !keys.contains(where: { $0.keyID == record.keyID }) {
+            throw VaultOpenError.missingMasterKey(keyID: record.keyID)
+        }
     }
 
     /// Drains pending writes and closes the store.
@@ -136,6 +185,7 @@ public final class Vault: Sendable {
     ) {
         let now = clock.now()
         do {
+            if isSealed && operation.service == .secretsManager { throw Vault.sealedError }
             switch operation {
             case .getSecretValue: reply(.success(try getSecretValue(request, caller, reader, now)))
             case .describeSecret: reply(.success(try describeSecret(request, caller, reader, now)))
@@ -210,16 +260,12 @@ public final class Vault: Sendable {
     // MARK: - Keys
 
     func currentKey() throws(ServiceError) -> MasterKey {
-        guard let key = keys.withLock({ $0?.current }) else {
-            throw ServiceError(.sealed, "The vault is sealed. An administrator must unseal it.")
-        }
+        guard let key = keys.withLock({ $0?.current }) else { throw Vault.sealedError }
         return key
     }
 
     func key(id: UInt32) throws(ServiceError) -> MasterKey {
-        guard let ring = keys.withLock({ $0 }) else {
-            throw ServiceError(.sealed, "The vault is sealed. An administrator must unseal it.")
-        }
+        guard let ring = keys.withLock({ $0 }) else { throw Vault.sealedError }
         guard let key = ring.key(id: id) else {
             throw ServiceError(
                 .decryptionFailure,
@@ -274,6 +320,7 @@ public final class Vault: Sendable {
             caller: caller, action: action, resource: secret?.arn ?? resourceLabel, resourceTags: tags,
             resourcePolicy: secret?.resourcePolicy, requestKeys: requestKeys)
         let result = authorizer.authorize(request)
+        caller.trace?.recordDecision(result, resource: secret?.arn ?? resourceLabel)
         guard result.allowed else {
             var shown = request
             shown.resource = resourceLabel
@@ -289,6 +336,7 @@ public final class Vault: Sendable {
     {
         let request = AuthorizationRequest(caller: caller, action: action, resource: "*", requestKeys: requestKeys)
         let result = authorizer.authorize(request)
+        caller.trace?.recordDecision(result, resource: "*")
         guard result.allowed else { throw ServiceError.accessDenied(request, result) }
     }
 
@@ -307,10 +355,22 @@ public final class Vault: Sendable {
 }
 
 /// The master keys in memory: the current one (new values are sealed under it) and older ones still referenced by
-/// stored values during a rotation.
+/// stored values during a rotation; with the passphrase source, also the passphrase-derived wrapping key (kept while
+/// unsealed so that a rotation can wrap its new key).
 struct KeyRing: Sendable {
     var current: MasterKey
     var others: [MasterKey] = []
+    var wrappingKey: SecureBytes?
+
+    /// The newest (highest id) key is current.
+    init(keys: [MasterKey], wrappingKey: SecureBytes? = nil) {
+        let sorted = keys.sorted { $0.keyID < $1.keyID }
+        current = sorted[sorted.count - 1]
+        others = Array(sorted.dropLast())
+        self.wrappingKey = wrappingKey
+    }
+
+    var all: [MasterKey] { others + [current] }
 
     func key(id: UInt32) -> MasterKey? {
         if current.keyID == id { return current }
