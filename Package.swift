@@ -70,7 +70,10 @@ let package = Package(
         .testTarget(name: "CofferSystemTests", dependencies: ["CofferCore", "CofferSystem"], swiftSettings: strict),
         .testTarget(
             name: "CofferVaultTests",
-            dependencies: ["CofferCore", "CofferProtocol", "CofferVault", "CofferCrypto", "CofferStore", "CofferPolicy"],
+            dependencies: [
+                "CofferCore", "CofferProtocol", "CofferVault", "CofferCrypto", "CofferStore", "CofferPolicy",
+                "CofferSystem",
+            ],
             swiftSettings: strict
         ),
         // Starts the real `cofferd` binary on a temp dir and talks to it over its real socket.
