@@ -145,17 +145,21 @@ struct ConditionTests {
         .init(
             #"{"ArnLike":{"k":"arn:aws:ec2:us-east-1:123456789012:instance/i-12345"}}"#,
             ["k": s("arn:aws:ec2:us-east-1:123456789012:INSTANCE/I-12345")], false),
-        .init(#"{"ArnLike":{"k":"arn:aws:s3:::bucket/*"}}"#, ["k": s("arn:aws:s3:::bucket/a:b/c")], true),  // resource part crosses ':'
-        .init(#"{"ArnLike":{"k":"arn:aws:iam::*:role/x"}}"#, ["k": s("arn:aws:iam::1:2:role/x")], false),  // a segment * does not
+        // resource part crosses ':'
+        .init(#"{"ArnLike":{"k":"arn:aws:s3:::bucket/*"}}"#, ["k": s("arn:aws:s3:::bucket/a:b/c")], true),
+        // a segment * does not
+        .init(#"{"ArnLike":{"k":"arn:aws:iam::*:role/x"}}"#, ["k": s("arn:aws:iam::1:2:role/x")], false),
         .init(
             #"{"ArnNotEquals":{"aws:PrincipalArn":"arn:coffer:iam::123456789012:role/*"}}"#,
             ["aws:principalarn": s("arn:coffer:iam::123456789012:role/web")], false),
         .init(
             #"{"ArnNotLike":{"aws:PrincipalArn":"arn:coffer:iam::123456789012:role/*"}}"#,
             ["aws:principalarn": s("arn:coffer:iam::123456789012:user/web")], true),
-        .init(#"{"ArnLike":{"k":"arn:aws:iam::123456789012:user/bob"}}"#, ["k": s("arn:::bucket-name")], false),  // malformed request
+        // malformed request
+        .init(#"{"ArnLike":{"k":"arn:aws:iam::123456789012:user/bob"}}"#, ["k": s("arn:::bucket-name")], false),
         .init(#"{"ArnNotLike":{"k":"arn:aws:iam::123456789012:user/bob"}}"#, ["k": s("arn:::bucket-name")], false),
-        .init(#"{"ArnLike":{"k":"arn:::bucket-name"}}"#, ["k": s("arn:aws:iam::123456789012:user/bob")], false),  // malformed policy
+        // malformed policy
+        .init(#"{"ArnLike":{"k":"arn:::bucket-name"}}"#, ["k": s("arn:aws:iam::123456789012:user/bob")], false),
         .init(#"{"ArnNotLike":{"k":"arn:::bucket-name"}}"#, ["k": s("arn:aws:iam::123456789012:user/bob")], true),
         .init(#"{"ArnNotEquals":{"k":"arn:aws:iam::1:user/a"}}"#, [:], true),
         .init(#"{"ArnEqualsIfExists":{"k":"arn:aws:iam::1:user/a"}}"#, [:], true),

@@ -152,7 +152,8 @@ struct EvaluationTests {
             ("arn:coffer:secretsmanager", Fixture.dbSecret, false),
             ("arn:coffer:secretsmanager:local", Fixture.dbSecret, false),
             ("arn:coffer:secretsmanager:*:123456789012:secret:app/db-AbCdEf", Fixture.dbSecret, true),
-            ("arn:coffer:secretsmanager:l*:secret:app/db-AbCdEf", Fixture.dbSecret, false),  // a mid-ARN * stays in its segment
+            // a mid-ARN * stays in its segment
+            ("arn:coffer:secretsmanager:l*:secret:app/db-AbCdEf", Fixture.dbSecret, false),
             ("arn:coffer:secretsmanager:local:123456789012:secret:*", "*", false),
             ("arn:coffer:secretsmanager:local:123456789012:secret:a:*", Fixture.secretPrefix + "a:b-AbCdEf", true),
             ("arn:coffer:iam::123456789012:user/*", Fixture.alice, true),
