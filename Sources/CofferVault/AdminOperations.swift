@@ -245,6 +245,7 @@ extension Vault {
             var options = VaultOptions(databasePath: databasePath)
             options.authorizer = AllowAllAuthorizer()
             options.keySource = keys == nil ? .passphrase : .provided
+            options.purgeOnOpen = false
             let vault = try Vault.open(options, keys: keys)
             defer { vault.close() }
             if keys == nil { try vault.unseal(passphrase: passphrase) }

@@ -19,6 +19,8 @@ public struct VaultOptions: Sendable {
     public var access = AccessOptions()
     /// Where the master key comes from (docs/OPERATIONS.md). Ignored by ``Vault/open(_:masterKey:)``.
     public var keySource: KeySource = .provided
+    /// Remove secrets past their recovery window when opening (off for restore: it must not change the backup).
+    public var purgeOnOpen = true
     /// Argon2id parameters for a vault initialized with the passphrase source.
     public var passphraseParameters: PassphraseKDF.Parameters = .moderate()
 
@@ -133,7 +135,7 @@ public final class Vault: Sendable {
             keyRing: ring, authorizer: authorizer, accessController: controller)
         vault.keySource = options.keySource
         vault.passphraseParameters = options.passphraseParameters
-        try vault.purgeExpired()
+        if options.purgeOnOpen && ring != nil { try vault.purgeExpired() }
         return vault
     }
 
