@@ -79,7 +79,7 @@ let package = Package(
         // Starts the real `cofferd` binary on a temp dir and talks to it over its real socket.
         .testTarget(
             name: "CofferIntegrationTests",
-            dependencies: ["CofferCore", "CofferProtocol", "CofferClient", "CofferSystem"],
+            dependencies: ["CofferCore", "CofferProtocol", "CofferClient", "CofferSystem", "CofferCrypto"],
             swiftSettings: strict
         ),
     ]
