@@ -125,21 +125,29 @@ enum Reference {
         case variable(key: String, fallback: String?)
     }
 
-    /// Dynamic programming: `table[i][j]` = pattern[i...] matches text[j...].
+    /// Dynamic programming over pattern suffixes: `next[j]` = pattern[i+1...] matches text[j...]; `row[j]` the same
+    /// for pattern[i...]. Two rows instead of the full table; same recurrence.
     static func glob(_ pattern: [Item], _ text: [Unicode.Scalar]) -> Bool {
-        var table = [[Bool]](repeating: [Bool](repeating: false, count: text.count + 1), count: pattern.count + 1)
-        table[pattern.count][text.count] = true
-        for i in stride(from: pattern.count - 1, through: 0, by: -1) {
-            for j in stride(from: text.count, through: 0, by: -1) {
-                switch pattern[i] {
-                case .star: table[i][j] = table[i + 1][j] || (j < text.count && table[i][j + 1])
-                case .question: table[i][j] = j < text.count && table[i + 1][j + 1]
-                case .char(let c): table[i][j] = j < text.count && text[j] == c && table[i + 1][j + 1]
-                case .variable: table[i][j] = false
+        var next = [Bool](repeating: false, count: text.count + 1)
+        next[text.count] = true
+        var row = next
+        var i = pattern.count - 1
+        while i >= 0 {
+            let item = pattern[i]
+            var j = text.count
+            while j >= 0 {
+                switch item {
+                case .star: row[j] = next[j] || (j < text.count && row[j + 1])
+                case .question: row[j] = j < text.count && next[j + 1]
+                case .char(let c): row[j] = j < text.count && text[j] == c && next[j + 1]
+                case .variable: row[j] = false
                 }
+                j -= 1
             }
+            swap(&row, &next)
+            i -= 1
         }
-        return table[0][0]
+        return next[0]
     }
 
     /// Splits a policy string into items; `${...}` only with `variables`, wildcards only with `wildcards`.
