@@ -72,7 +72,15 @@ public struct AdminService: RequestService {
             try request.checkOnly([])
             try vault.authorizeAdministration(caller, operation)
             switch operation {
-            case .reload: return ["Reloaded": true, "Changes": .string(try context.reload())]
+            case .reload:
+                do {
+                    return ["Reloaded": true, "Changes": .string(try context.reload())]
+                } catch let error as ServiceError {
+                    throw error
+                } catch {
+                    // Configuration errors name keys and files, never secrets: say what is wrong.
+                    throw ServiceError(.invalidRequest, "Reload failed, the running configuration is kept: \(error)")
+                }
             default:
                 return ["Text": .string(context.metrics.prometheusText(extra: vault.metricGauges))]
             }

@@ -31,6 +31,7 @@ public enum DaemonConfigFile {
             case "socket": options.socketPath = try string(value, key, source)
             case "adminSocket": options.adminSocketPath = try string(value, key, source)
             case "keyFile": options.keyFile = try string(value, key, source)
+            case "auditLog": options.auditPath = try string(value, key, source)
             case "logLevel":
                 guard let level = LogLevel(name: try string(value, key, source)) else {
                     throw Failure(description: "\(source): unknown logLevel")

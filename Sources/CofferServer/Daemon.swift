@@ -50,6 +50,8 @@ public struct DaemonOptions: Sendable {
     public var purgeIntervalMilliseconds: Int64 = 3_600_000
     /// The configuration file, re-read on SIGHUP and `Reload`.
     public var configPath: String?
+    /// The audit log (default `<state>/audit.log`): may live on its own file system.
+    public var auditPath: String?
 
     public init(stateDirectory: String, socketPath: String, adminSocketPath: String?) {
         self.stateDirectory = stateDirectory
@@ -127,7 +129,8 @@ public final class Daemon {
         }
 
         let audit = try AuditLog(
-            path: options.stateDirectory + "/audit.log", keyPath: options.stateDirectory + "/audit.key")
+            path: options.auditPath ?? options.stateDirectory + "/audit.log",
+            keyPath: options.stateDirectory + "/audit.key")
         let metrics = ServerMetrics()
         let limiterProbe = Mutex<(@Sendable () -> Int)?>(nil)
         let configPath = options.configPath

@@ -129,6 +129,16 @@ final class Daemon {
     /// A raw connection to the client socket (for protocol-level tests).
     func connect() throws -> RawConnection { try RawConnection(path: socketPath) }
 
+    /// A raw connection to the admin socket.
+    func connectAdmin() throws -> RawConnection { try RawConnection(path: adminSocketPath) }
+
+    /// Writes a config file in the daemon's root and returns its path.
+    func writeConfig(_ json: String, name: String = "config.json") throws -> String {
+        let path = root + "/" + name
+        try SafeFile.atomicReplace(path: path, mode: 0o600, contents: Array(json.utf8))
+        return path
+    }
+
     /// One Hello round trip on a fresh connection.
     func hello() throws -> Document {
         let connection = try connect()
