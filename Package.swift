@@ -59,7 +59,16 @@ let package = Package(
                 "CofferCore", "CofferProtocol", "CofferClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
-            swiftSettings: strict
+            swiftSettings: strict,
+            // Start-up time is a target for `coffer get` (../shared/research/performance-targets.md): link the Swift
+            // runtime statically (no dynamic libswiftCore/Foundation to load and relocate). `-static-stdlib` here
+            // does not pull in what the static FoundationEssentials (linked for ArgumentParser) needs, so those
+            // archives are named; `swift build --static-swift-stdlib` would find them itself.
+            linkerSettings: [
+                .unsafeFlags(
+                    ["-static-stdlib", "-l_FoundationCollections", "-lswiftSynchronization", "-l_FoundationCShims"],
+                    .when(configuration: .release))
+            ]
         ),
 
         .testTarget(name: "CofferCoreTests", dependencies: ["CofferCore"], swiftSettings: strict),
@@ -68,6 +77,10 @@ let package = Package(
         .testTarget(name: "CofferCryptoTests", dependencies: ["CofferCore", "CofferCrypto"], swiftSettings: strict),
         .testTarget(name: "CofferStoreTests", dependencies: ["CofferCore", "CofferStore"], swiftSettings: strict),
         .testTarget(name: "CofferSystemTests", dependencies: ["CofferCore", "CofferSystem"], swiftSettings: strict),
+        .testTarget(
+            name: "CofferClientTests", dependencies: ["CofferCore", "CofferProtocol", "CofferClient", "CofferSystem"],
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "CofferVaultTests",
             dependencies: [
