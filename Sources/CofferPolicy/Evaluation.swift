@@ -145,7 +145,8 @@ public struct PolicySet: Sendable {
     /// Number of identity-policy statements in the set.
     public var statementCount: Int { statements.count }
 
-    /// Decides `context` against the identity policies and, when the secret has one, its resource policy.
+    /// Decides `context` against the identity policies and, when the secret has one, its resource policy (a document
+    /// parsed as ``PolicyKind/resource``; statements without a principal never apply from that position).
     public func evaluate(_ context: RequestContext, resourcePolicy: PolicySource? = nil) -> Decision {
         withLowercasedBytes(context.action) { actionBytes in
             withBytes(context.resource) { resourceBytes in
