@@ -108,3 +108,31 @@ extension PolicyDocument {
         }
     }
 }
+
+extension PolicyDocument {
+    /// Every context key the document can read, lower-cased: condition keys and the keys of policy variables (in
+    /// resource patterns and condition values). Lets a caller gather costly keys only when some policy reads them,
+    /// and compute IAM simulation's `MissingContextValues`.
+    public var referencedContextKeys: Set<String> {
+        var keys: Set<String> = []
+        func add(_ template: Template) {
+            for case .variable(let variable) in template.tokens { keys.insert(variable.key) }
+        }
+        func add(_ pattern: ARNPattern) {
+            if case .parts(let parts, _) = pattern.shape { parts.forEach { add($0.template) } }
+        }
+        for statement in compiled {
+            statement.resources.patterns.forEach(add)
+            for condition in statement.conditions {
+                keys.insert(condition.key)
+                switch condition.values {
+                case .text(let list), .textIgnoreCase(let list), .bools(let list): list.forEach { add($0.template) }
+                case .globs(let list): list.forEach { add($0.template) }
+                case .arns(let list): list.forEach(add)
+                case .numbers, .dates, .binaries, .networks, .nulls: break
+                }
+            }
+        }
+        return keys
+    }
+}

@@ -375,3 +375,19 @@ struct EvaluationTests {
         #expect(context.keys["secretsmanager:versionstage"] == .string("AWSCURRENT"))
     }
 }
+
+@Suite("Document introspection")
+struct IntrospectionTests {
+    @Test("referenced context keys: condition keys and variable keys, lower-cased")
+    func referencedKeys() throws {
+        let policy = try Fixture.identity(
+            #"{"Effect":"Allow","Action":"*","Resource":"\#(Fixture.secretPrefix)${aws:username}/*","Condition":{"StringLike":{"Coffer:ExecutablePath":"/usr/bin/${coffer:unit, 'x'}"},"NumericLessThan":{"k:n":"${not:a:variable}"}}}"#
+        )
+        #expect(policy.referencedContextKeys == ["aws:username", "coffer:executablepath", "coffer:unit", "k:n"])
+        let legacy = try Fixture.identity(
+            #"{"Effect":"Allow","Action":"*","Resource":"\#(Fixture.secretPrefix)${aws:username}/*"}"#,
+            version: nil
+        )
+        #expect(legacy.referencedContextKeys.isEmpty)
+    }
+}
