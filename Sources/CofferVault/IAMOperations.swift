@@ -27,9 +27,22 @@ extension Vault {
                 if let changed { access.update(changed) }
                 reply(.success(document))
             case .failure(let error):
-                reply(.failure(Vault.serviceError(error)))
+                reply(.failure(Vault.iamError(error)))
             }
         }
+    }
+
+    /// IAM's error names on the admin socket. The request checks and policy parser shared with Secrets Manager throw
+    /// its names; IAM calls a request-shape violation `ValidationError` and a bad document `MalformedPolicyDocument`
+    /// (also for the simulator's `ResourcePolicy`).
+    static func iamError(_ error: any Error) -> ServiceError {
+        var mapped = serviceError(error)
+        switch mapped.code {
+        case .validation: mapped.code = .validationIAM
+        case .malformedPolicyDocument: mapped.code = .malformedPolicyDocumentIAM
+        default: break
+        }
+        return mapped
     }
 
     /// Returns the response and, for mutations, the new IAM state.
