@@ -125,7 +125,7 @@ extension Vault {
         }
         let matched: [Value] = decision.matchedStatements.map { statement in
             .map([
-                "SourcePolicyId": .string(statement.policyId),
+                "SourcePolicyId": .string(sourceID(statement.policyId)),
                 "SourcePolicyType": .string(sourceType(statement.policyId, resource: statement.inResourcePolicy)),
             ])
         }
@@ -133,6 +133,16 @@ extension Vault {
             "EvalActionName": .string(action), "EvalResourceName": .string(resource), "EvalDecision": .string(name),
             "MatchedStatements": .list(matched), "MissingContextValues": .list([]),
         ]
+    }
+
+    /// IAM names an inline policy by its name (`SourcePolicyType` says whose); the engine's id for it is
+    /// `<kind>/<owner>/inline/<name>`, and names cannot contain `/`. Other ids are IAM's already.
+    static func sourceID(_ policyId: String) -> String {
+        let parts = policyId.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count == 4, ["user", "group", "role"].contains(parts[0]), parts[2] == "inline" else {
+            return policyId
+        }
+        return String(parts[3])
     }
 
     static func sourceType(_ policyId: String, resource: Bool) -> String {
