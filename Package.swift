@@ -60,14 +60,21 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict,
-            // Start-up time is a target for `coffer get` (../shared/research/performance-targets.md): link the Swift
-            // runtime statically (no dynamic libswiftCore/Foundation to load and relocate). `-static-stdlib` here
-            // does not pull in what the static FoundationEssentials (linked for ArgumentParser) needs, so those
-            // archives are named; `swift build --static-swift-stdlib` would find them itself.
+            // Start-up time is a target for `coffer get` (≤ 4× /bin/true, ../shared/research/performance-targets.md).
+            // Release builds are one static executable: no dynamic loader, no relocation of a PIE, no libgcc_s/
+            // libstdc++ start-up (whose CPU-feature probing traps to the hypervisor on this VM). Measured: 1.4× /bin/true
+            // with a daemon round trip; a static-stdlib PIE is 4.1×. The price: the executable image is not
+            // randomized (stack, heap and mappings are), and glibc's NSS (getpwnam) needs the same glibc at run time.
+            // The three archives are what the static FoundationEssentials (linked by ArgumentParser) needs and
+            // `-static-executable` does not name.
             linkerSettings: [
                 .unsafeFlags(
-                    ["-static-stdlib", "-l_FoundationCollections", "-lswiftSynchronization", "-l_FoundationCShims"],
-                    .when(configuration: .release))
+                    [
+                        "-static-executable", "-l_FoundationCollections", "-lswiftSynchronization",
+                        "-l_FoundationCShims",
+                    ],
+                    .when(configuration: .release)
+                )
             ]
         ),
 
