@@ -52,3 +52,22 @@ lint:
 
 clean:
 	rm -rf .build
+
+# Benchmarks (docs/PERFORMANCE.md): a release build in its own scratch directory, then every Coffer figure next to a
+# raw baseline measured in the same run. Prints the table and writes Benchmarks/results/latest.json. `bench-quick`
+# is the smoke version (one round, 10k secrets instead of 1M). Extra driver flags: BENCH_FLAGS="--keep-work".
+BENCH_SCRATCH ?= $(CURDIR)/.build-bench
+BENCH_FLAGS ?=
+BENCH_RUN = $(BENCH_SCRATCH)/release/coffer-bench run --bin-dir $(BENCH_SCRATCH)/release \
+	--json $(CURDIR)/Benchmarks/results/latest.json --commit "$$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+
+.PHONY: bench bench-quick bench-build
+
+bench-build: deps
+	$(SWIFT) build -c release --scratch-path $(BENCH_SCRATCH)
+
+bench: bench-build
+	$(BENCH_RUN) $(BENCH_FLAGS)
+
+bench-quick: bench-build
+	$(BENCH_RUN) --quick $(BENCH_FLAGS)

@@ -78,6 +78,22 @@ let package = Package(
             ]
         ),
 
+        // The benchmark suite (Benchmarks/, `make bench`, docs/PERFORMANCE.md); not part of the product. The C target
+        // holds the measuring loops and the raw baselines (its SQLite insert links sqlite3 directly: it is the
+        // baseline, not product code); coffer-bench-echo is the raw echo server.
+        .target(
+            name: "CCofferBench", path: "Benchmarks/Sources/CCofferBench", linkerSettings: [.linkedLibrary("sqlite3")]
+        ),
+        .executableTarget(name: "coffer-bench-echo", path: "Benchmarks/Sources/coffer-bench-echo"),
+        .executableTarget(
+            name: "coffer-bench",
+            dependencies: [
+                "CCofferBench", "CofferCore", "CofferPolicy", "CofferProtocol", "CofferSystem", "CofferVault",
+            ],
+            path: "Benchmarks/Sources/coffer-bench",
+            swiftSettings: strict
+        ),
+
         .testTarget(name: "CofferCoreTests", dependencies: ["CofferCore"], swiftSettings: strict),
         .testTarget(name: "CofferProtocolTests", dependencies: ["CofferCore", "CofferProtocol"], swiftSettings: strict),
         .testTarget(name: "CofferPolicyTests", dependencies: ["CofferCore", "CofferPolicy"], swiftSettings: strict),
