@@ -459,8 +459,13 @@ struct IAMRequest {
         }
     }
 
-    func entityARN(_ kind: PrincipalKind, _ name: String) -> String {
-        vault.identity.iamARN(kind.rawValue, name)
+    /// The ARN an operation on a user, group or role is authorized on. Users and groups are host accounts (no
+    /// path); a role's ARN includes its path, as in IAM (`role/services/myapp.service`).
+    func entityARN(_ kind: PrincipalKind, _ name: String) throws -> String {
+        if kind == .role, let role = try ctx.iamState().roles.first(where: { $0.name == name }) {
+            return roleARN(role)
+        }
+        return vault.identity.iamARN(kind.rawValue, name)
     }
 
     func roleARN(_ role: RoleRow) -> String { vault.identity.iamARN("role", String(role.path.dropFirst()) + role.name) }

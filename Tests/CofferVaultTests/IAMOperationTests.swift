@@ -450,6 +450,34 @@ import Testing
             as: H.daemon)
     }
 
+    @Test func roleOperationsAreAuthorizedOnTheRoleARNWithItsPath() throws {
+        // As in IAM, a role's ARN includes its path, and that is the resource of every operation on the role: a
+        // delegation scoped to role/services/* reaches the roles created under /services/.
+        let h = try H()
+        try h.iamOK(.createRole, ["RoleName": "myapp.service", "Path": "/services/"])
+        try h.iamOK(.createPolicy, ["PolicyName": "m", "PolicyDocument": .string(IAMOperationTests.read)])
+        try h.putUserPolicy(
+            "daemon", policy(allow("iam:*Role*", on: ["arn:coffer:iam::123456789012:role/services/*"])))
+        let role: Value = "myapp.service"
+        let requests: [(Operation, Document)] = [
+            (.getRole, ["RoleName": role]),
+            (.putRolePolicy, ["RoleName": role, "PolicyName": "p", "PolicyDocument": .string(IAMOperationTests.read)]),
+            (.getRolePolicy, ["RoleName": role, "PolicyName": "p"]),
+            (.listRolePolicies, ["RoleName": role]),
+            (.deleteRolePolicy, ["RoleName": role, "PolicyName": "p"]),
+            (.attachRolePolicy, ["RoleName": role, "PolicyArn": .string(h.policyARN("m"))]),
+            (.listAttachedRolePolicies, ["RoleName": role]),
+            (.detachRolePolicy, ["RoleName": role, "PolicyArn": .string(h.policyARN("m"))]),
+            (.deleteRole, ["RoleName": role]),
+        ]
+        for (op, request) in requests {
+            #expect((try? h.iam(op, request, as: H.daemon).get()) != nil, "\(op.name): \(h.iam(op, request))")
+        }
+        // And a role outside the path is out of reach.
+        try h.iamOK(.createRole, ["RoleName": "other.service"])
+        h.iamFails(.getRole, ["RoleName": "other.service"], .accessDenied, as: H.daemon)
+    }
+
     @Test func iamRequiresTheAccessController() throws {
         let h = try Harness()  // AllowAllAuthorizer: no IAM engine
         let result = OneShot<Result<Document, ServiceError>>()
