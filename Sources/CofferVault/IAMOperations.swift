@@ -263,7 +263,8 @@ extension Vault {
             try r.checkOnly([kind.nameKey, "PolicyArn"])
             let name = try iam.principalName(kind)
             let (arn, policy, state) = try iam.policy()
-            try iam.authorize(op, resource: iam.entityARN(kind, name))
+            // IAM's iam:PolicyARN key: which policy may be attached or detached (safe delegation).
+            try iam.authorize(op, resource: iam.entityARN(kind, name), requestKeys: ["iam:policyarn": [arn]])
             try iam.requireEntity(kind, name)
             guard let policy else {
                 throw ServiceError(.noSuchEntity, "Policy \(arn) does not exist or is not attachable.")
@@ -388,8 +389,11 @@ struct IAMRequest {
         return .role
     }
 
-    func authorize(_ op: Operation, resource: String) throws(ServiceError) {
-        try vault.authorize(caller, op.actionName, secret: nil, tags: nil, resourceLabel: resource)
+    func authorize(
+        _ op: Operation, resource: String, requestKeys: [String: [String]] = [:]
+    ) throws(ServiceError) {
+        try vault.authorize(
+            caller, op.actionName, secret: nil, tags: nil, resourceLabel: resource, requestKeys: requestKeys)
     }
 
     /// `UserName`/`GroupName`/`RoleName`, with IAM's character rules (roles also take systemd unit characters).

@@ -478,6 +478,28 @@ import Testing
         h.iamFails(.getRole, ["RoleName": "other.service"], .accessDenied, as: H.daemon)
     }
 
+    @Test func attachingIsConditionalOnThePolicyARN() throws {
+        // IAM's iam:PolicyARN key: a delegate may attach only the policies it is given, not an administrator one.
+        let h = try H()
+        try h.iamOK(.createPolicy, ["PolicyName": "readers", "PolicyDocument": .string(IAMOperationTests.read)])
+        try h.iamOK(.createPolicy, ["PolicyName": "admin", "PolicyDocument": .string(policy(allow("*")))])
+        try h.putUserPolicy(
+            "daemon",
+            policy(
+                allow(
+                    "iam:AttachUserPolicy", "iam:DetachUserPolicy",
+                    on: ["arn:coffer:iam::123456789012:user/*"],
+                    when: #"{"ArnEquals":{"iam:PolicyARN":"arn:coffer:iam::123456789012:policy/readers"}}"#)))
+        try h.iamOK(.attachUserPolicy, ["UserName": "sys", "PolicyArn": .string(h.policyARN("readers"))], as: H.daemon)
+        try h.iamOK(.detachUserPolicy, ["UserName": "sys", "PolicyArn": .string(h.policyARN("readers"))], as: H.daemon)
+        h.iamFails(
+            .attachUserPolicy, ["UserName": "sys", "PolicyArn": .string(h.policyARN("admin"))], .accessDenied,
+            as: H.daemon)
+        h.iamFails(
+            .attachUserPolicy, ["UserName": "daemon", "PolicyArn": .string(h.policyARN("admin"))], .accessDenied,
+            as: H.daemon)
+    }
+
     @Test func iamRequiresTheAccessController() throws {
         let h = try Harness()  // AllowAllAuthorizer: no IAM engine
         let result = OneShot<Result<Document, ServiceError>>()
