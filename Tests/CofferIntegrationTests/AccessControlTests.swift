@@ -26,13 +26,13 @@ struct AccessControlTests {
     var alice: TestUser { get throws { try AccessControlTests.accounts.get().alice } }
     var bob: TestUser { get throws { try AccessControlTests.accounts.get().bob } }
 
-    /// A daemon with a fixed account id, so that ARNs in policies are known in advance.
-    func daemon() throws -> Daemon {
+    /// A daemon with a fixed account id, so that ARNs in policies are known in advance; `extra` adds members to
+    /// its configuration file (`"key": value, ...`).
+    func daemon(config extra: String = "") throws -> Daemon {
         let daemon = try Daemon(start: false)
         let config = daemon.root + "/config.json"
-        _ = try SafeFile.createExclusive(
-            path: config, mode: 0o600,
-            contents: Array(#"{"vault": {"accountId": "\#(AccessControlTests.account)"}}"#.utf8))
+        let members = (extra.isEmpty ? "" : extra + ", ") + #""vault": {"accountId": "\#(AccessControlTests.account)"}"#
+        _ = try SafeFile.createExclusive(path: config, mode: 0o600, contents: Array("{\(members)}".utf8))
         daemon.extraArguments = ["--config", config]
         try daemon.start()
         return daemon
@@ -290,6 +290,51 @@ struct AccessControlTests {
             try call(d, "DescribeSecret", #"{"SecretId": "app/db"}"#).stderrText.contains("ResourceNotFoundException"))
         let afterDeletion = try answers()
         #expect(whileItExists == afterDeletion)  // byte for byte
+    }
+
+    @Test func administrationDelegatedThroughTheAdminSocketGroup() throws {
+        // docs/POLICY.md, worked example 3: the admin socket opened to a group, and one of its members allowed to
+        // manage the policies of other users (here: bob), with only a given managed policy attachable.
+        let (alice, bob) = (try alice, try bob)
+        let d = try daemon(config: #""adminSocketGroup": "cofft-team", "adminSocketMode": "0660""#)
+        #expect(try SafeFile.fileMode(path: d.adminSocketPath) == 0o660)
+        try create(d, "app/db", "db-pass")
+        let read =
+            #"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"secretsmanager:GetSecretValue","Resource":"*"}]}"#
+        try admin(
+            d, "CreatePolicy", #"{"PolicyName": "app-read", "Path": "/app/", "PolicyDocument": \#(jsonString(read))}"#)
+        try admin(d, "CreatePolicy", #"{"PolicyName": "everything", "PolicyDocument": \#(jsonString(read))}"#)
+        // Reaching the socket is not enough: alice has no IAM permission yet.
+        let before = try call(d, "ListUserPolicies", #"{"UserName": "cofft-bob"}"#, as: alice)
+        expectDenied(before)
+        try putUserPolicy(
+            d, "cofft-alice", "delegate",
+            #"{"Version":"2012-10-17","Statement":["#
+                + #"{"Effect":"Allow","Action":["iam:PutUserPolicy","iam:GetUserPolicy","iam:ListUserPolicies","#
+                + #""iam:DeleteUserPolicy"],"Resource":"arn:coffer:iam::\#(AccessControlTests.account):user/cofft-*"},"#
+                + #"{"Effect":"Allow","Action":["iam:AttachUserPolicy","iam:DetachUserPolicy"],"#
+                + #""Resource":"arn:coffer:iam::\#(AccessControlTests.account):user/cofft-*","#
+                + #""Condition":{"ArnLike":{"iam:PolicyARN":"arn:coffer:iam::\#(AccessControlTests.account):policy/app/*"}}},"#
+                + #"{"Effect":"Deny","Action":"iam:*","#
+                + #""Resource":"arn:coffer:iam::\#(AccessControlTests.account):user/${aws:username}"}]}"#)
+        let appRead =
+            #"{"UserName": "cofft-bob", "PolicyArn": "arn:coffer:iam::\#(AccessControlTests.account):policy/app/app-read"}"#
+        let delegated = try call(d, "AttachUserPolicy", appRead, as: alice)
+        #expect(delegated.status == 0, "\(delegated.stderrText)")
+        #expect(try get(d, "app/db", as: bob) == "db-pass")
+        // Not another policy, not herself, and bob (outside the group) cannot reach the socket at all.
+        expectDenied(
+            try call(
+                d, "AttachUserPolicy",
+                #"{"UserName": "cofft-bob", "PolicyArn": "arn:coffer:iam::\#(AccessControlTests.account):policy/everything"}"#,
+                as: alice))
+        expectDenied(
+            try call(
+                d, "PutUserPolicy",
+                #"{"UserName": "cofft-alice", "PolicyName": "self", "PolicyDocument": \#(jsonString(read))}"#, as: alice
+            ))
+        #expect(try get(d, "app/db", as: alice) == nil)
+        #expect(try call(d, "ListUserPolicies", #"{"UserName": "cofft-bob"}"#, as: bob).status == 255)
     }
 
     @Test func theAdminSocketRefusesOtherUsersAtConnect() throws {
