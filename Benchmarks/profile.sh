@@ -52,7 +52,7 @@ echo "warm-up (not instrumented):"
 "$BIN/coffer-bench" load --socket "$SOCKET" --op "$OPERATION" --count 200
 callgrind_control --instr=on "$DAEMON" >/dev/null
 echo "instrumented:"
-"$BIN/coffer-bench" load --socket "$SOCKET" --op "$OPERATION" --count "$COUNT"
+"$BIN/coffer-bench" load --socket "$SOCKET" --op "$OPERATION" --count "$COUNT" --setup no
 callgrind_control --instr=off "$DAEMON" >/dev/null
 kill -TERM "$DAEMON"
 wait "$DAEMON" || true

@@ -2,7 +2,7 @@
 //
 //   coffer-bench [run] [--quick] [--rounds N] [--work-dir DIR] [--keep-work] [--bin-dir DIR] [--json PATH]
 //                [--commit ID] [--wait-quiet SECONDS]
-//   coffer-bench load --socket PATH --op get|put|connect-get|hello --count N   (a fixed load, for profiling)
+//   coffer-bench load --socket PATH --op get|put|connect-get|hello --count N [--setup no]   (for profiling)
 //   coffer-bench policy [--iterations N]
 import CofferPolicy
 import Glibc
@@ -108,9 +108,12 @@ func runLoad(_ arguments: Arguments) {
         let names = NumberedNames(prefix: "bench/profile-", width: 3)
         let (template, offset) = try names.template { try Requests.createSecret($0) }
         // Create the secrets once; on a second run they exist already (ResourceExistsException is expected).
-        _ = try Measure.pipeline(
-            socket, template: template, digitsOffset: offset, width: names.width, first: 0, total: 64,
-            connections: 1, window: 64, what: "setup")
+        // `--setup no` skips this, so that an instrumented run counts only the requests themselves.
+        if arguments.values["setup"] != "no" {
+            _ = try Measure.pipeline(
+                socket, template: template, digitsOffset: offset, width: names.width, first: 0, total: 64,
+                connections: 1, window: 64, what: "setup")
+        }
         let requests: RequestSet
         switch operation {
         case "get", "connect-get": requests = RequestSet([try Requests.getSecretValue(names.name(0))])
