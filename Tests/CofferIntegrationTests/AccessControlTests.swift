@@ -337,6 +337,72 @@ struct AccessControlTests {
         #expect(try call(d, "ListUserPolicies", #"{"UserName": "cofft-bob"}"#, as: bob).status == 255)
     }
 
+    static let cgroupRoot = "/sys/fs/cgroup/unified"
+
+    @Test(
+        .enabled(
+            if: access(AccessControlTests.cgroupRoot + "/cgroup.procs", W_OK) == 0,
+            "needs a writable cgroup2 hierarchy at /sys/fs/cgroup/unified (CI's container; never a live systemd host)"))
+    func aServiceReadsOneSecretThroughItsUnitRole() throws {
+        // docs/POLICY.md, worked example 1, with a real cgroup standing in for systemd's unit.
+        let bob = try bob
+        let d = try daemon()
+        try create(d, "myapp/db", "hunter2")
+        try create(d, "myapp/other", "other")
+        try admin(d, "CreateRole", #"{"RoleName": "cofft-myapp.service"}"#)
+        let readDB =
+            #"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"secretsmanager:GetSecretValue","#
+            + #""Resource":"\#(AccessControlTests.prefix)myapp/db-??????"}]}"#
+        try admin(
+            d, "PutRolePolicy",
+            #"{"RoleName": "cofft-myapp.service", "PolicyName": "read-db", "PolicyDocument": \#(jsonString(readDB))}"#)
+        let cgroup = AccessControlTests.cgroupRoot + "/system.slice/cofft-myapp.service"
+        #expect(mkdir(AccessControlTests.cgroupRoot + "/system.slice", 0o755) == 0 || errno == EEXIST)
+        #expect(mkdir(cgroup, 0o755) == 0 || errno == EEXIST)
+        defer { rmdir(cgroup) }
+        /// `coffer <arguments>` as bob, started inside the unit's cgroup (root moves the shell, then drops to bob).
+        func inUnit(_ arguments: [String]) throws -> ProcessResult {
+            let command = (bob.setprivPrefix + [Daemon.coffer, "--socket", d.socketPath] + arguments).map {
+                "'\($0)'"
+            }.joined(separator: " ")
+            return try Subprocess.run(["/bin/sh", "-c", "echo $$ > '\(cgroup)/cgroup.procs' && exec \(command)"])
+        }
+        let read = try inUnit(["get", "myapp/db"])
+        #expect(read.status == 0, "\(read.stderrText)")
+        #expect(read.stdoutText == "hunter2")
+        expectDenied(try inUnit(["get", "myapp/other"]))
+        expectDenied(try inUnit(["describe", "myapp/db"]))
+        let denial = try inUnit(["get", "myapp/other"])
+        #expect(denial.stderrText.contains("role/cofft-myapp.service"), "\(denial.stderrText)")
+        // The same user outside the unit has only its own (no) policies.
+        #expect(try get(d, "myapp/db", as: bob) == nil)
+    }
+
+    @Test func aConnectionHandedToAnotherUserKeepsTheConnectorsIdentity() throws {
+        // docs/THREAT-MODEL.md (T11): identity is taken once, at connect. A process that passes its connected socket
+        // on (SCM_RIGHTS, or inheritance across exec and a privilege drop) passes its identity with it.
+        let bob = try bob
+        let d = try daemon()
+        try create(d, "app/db", "db-pass")
+        #expect(try get(d, "app/db", as: bob) == nil)
+        let connection = try d.connect()  // root's connection
+        let inherited = dup(connection.fd.rawValue)  // a duplicate without FD_CLOEXEC: the child inherits it
+        #expect(inherited >= 0)
+        defer { close(inherited) }
+        let clients = String(#filePath).split(separator: "/").dropLast(3).joined(separator: "/")
+        let script = """
+            import socket, sys
+            sys.path.insert(0, sys.argv[2])
+            import coffer_client
+            client = coffer_client.Client(sock=socket.socket(fileno=int(sys.argv[1])))
+            value = client.call("GetSecretValue", {"SecretId": "app/db"})["SecretString"]
+            print(value.decode() if isinstance(value, bytes) else value)
+            """
+        let result = try Subprocess.run(
+            bob.setprivPrefix + ["/usr/bin/python3", "-c", script, String(inherited), "/\(clients)/clients/python"])
+        #expect(result.stdoutText.trimmingSpaces == "db-pass", "\(result.stderrText)")
+    }
+
     @Test func theAdminSocketRefusesOtherUsersAtConnect() throws {
         let alice = try alice
         let d = try daemon()
