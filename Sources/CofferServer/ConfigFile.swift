@@ -32,6 +32,24 @@ public enum DaemonConfigFile {
             case "adminSocket": options.adminSocketPath = try string(value, key, source)
             case "keyFile": options.keyFile = try string(value, key, source)
             case "auditLog": options.auditPath = try string(value, key, source)
+            case "credentialsSocket": options.credentialsSocketPath = try string(value, key, source)
+            case "credentialsSocketMode":
+                guard let mode = UInt32(try string(value, key, source), radix: 8), mode <= 0o777 else {
+                    throw Failure(description: "\(source): credentialsSocketMode must be octal, like \"0600\"")
+                }
+                options.credentialsSocketMode = mode
+            case "credentialMap":
+                guard let units = value.objectValue else {
+                    throw Failure(description: "\(source): credentialMap maps units to {credential id: secret name}")
+                }
+                var map: [String: [String: String]] = [:]
+                for (unit, entries) in units {
+                    guard let pairs = entries.objectValue else {
+                        throw Failure(description: "\(source): credentialMap.\(unit) must be an object")
+                    }
+                    for (id, secret) in pairs { map[unit, default: [:]][id] = try string(secret, id, source) }
+                }
+                options.credentialMap = map
             case "logLevel":
                 guard let level = LogLevel(name: try string(value, key, source)) else {
                     throw Failure(description: "\(source): unknown logLevel")

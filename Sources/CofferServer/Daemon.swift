@@ -52,6 +52,12 @@ public struct DaemonOptions: Sendable {
     public var configPath: String?
     /// The audit log (default `<state>/audit.log`): may live on its own file system.
     public var auditPath: String?
+    /// The LoadCredential= provider's socket (nil: none, unless systemd passes one named `credentials`).
+    public var credentialsSocketPath: String?
+    /// Mode of the provider's socket when the daemon binds it (systemd runs as root: 0600 is enough).
+    public var credentialsSocketMode: UInt32 = 0o600
+    /// unit → credential id → secret name, for ids that are not the secret's name.
+    public var credentialMap: [String: [String: String]] = [:]
 
     public init(stateDirectory: String, socketPath: String, adminSocketPath: String?) {
         self.stateDirectory = stateDirectory
@@ -99,8 +105,10 @@ public final class Daemon {
     }
 
     func runThrowing() throws -> Int32 {
-        // Before any thread exists: signals go to the signalfd only, SIGPIPE is ignored, no core dumps.
+        // Before any thread exists: signals go to the signalfd only, SIGPIPE is ignored, no core dumps, and the
+        // socket-activation variables are read and removed (unsetenv is not thread-safe).
         let signals = try SignalFD(signals: [SIGTERM, SIGINT, SIGHUP])
+        let activated = try SocketActivation.listenFDs()
         try Hardening.ignoreSIGPIPE()
         try Hardening.disableCoreDumps()
         Daemon.raiseDescriptorLimit()
@@ -140,10 +148,25 @@ public final class Daemon {
             try Daemon.reload(configPath: configPath, base: baseOptions, vault: vault, logger: logger)
         }
 
+        // systemd's sockets by FileDescriptorName= (api, admin, credentials); otherwise bind our own.
+        func activatedListener(_ names: [String]) throws -> UnixListener? {
+            guard let entry = activated.first(where: { names.contains($0.name) }) else { return nil }
+            logger.info("using the \(entry.name) socket passed by systemd (fd \(entry.fd))")
+            return try UnixListener.adopt(fd: entry.fd)
+        }
+        for entry in activated
+        where ![
+            "api", "coffer.socket", "admin", "coffer-admin.socket", "credentials",
+            "coffer-credentials.socket",
+        ].contains(entry.name) {
+            logger.warning("ignoring a socket passed by systemd with an unknown name: \(entry.name)")
+        }
         var listeners: [(UnixListener, any RequestService)] = []
-        let client = try bindSocket(options.socketPath, mode: options.socketMode)
+        let client =
+            try activatedListener(["api", "coffer.socket"]) ?? bindSocket(options.socketPath, mode: options.socketMode)
         listeners.append((client, SecretsManagerService(vault: vault)))
-        if let adminPath = options.adminSocketPath {
+        var adminListener = try activatedListener(["admin", "coffer-admin.socket"])
+        if adminListener == nil, let adminPath = options.adminSocketPath {
             var group: UInt32?
             if let name = options.adminSocketGroup {
                 guard let gid = try Accounts.gid(named: name) else {
@@ -151,11 +174,23 @@ public final class Daemon {
                 }
                 group = gid
             }
-            let admin = try bindSocket(adminPath, mode: options.adminSocketMode, group: group)
+            adminListener = try bindSocket(adminPath, mode: options.adminSocketMode, group: group)
+        }
+        if let admin = adminListener {
             let context = AdminContext(
                 audit: audit, metrics: metrics, reload: reload,
                 connections: { limiterProbe.withLock { $0 }?() ?? 0 })
             listeners.append((admin, AdminService(vault: vault, context: context)))
+        }
+
+        var credentials: CredentialProvider?
+        var credentialListener = try activatedListener(["credentials", "coffer-credentials.socket"])
+        if credentialListener == nil, let path = options.credentialsSocketPath {
+            credentialListener = try bindSocket(path, mode: options.credentialsSocketMode)
+        }
+        if let listener = credentialListener {
+            credentials = CredentialProvider(
+                listener: listener, vault: vault, audit: audit, logger: logger, map: options.credentialMap)
         }
 
         var configuration = ServerConfiguration(workers: options.workers)
@@ -169,6 +204,7 @@ public final class Daemon {
             audit: audit)
         limiterProbe.withLock { $0 = { server.openConnections } }
         try server.start()
+        try credentials?.start()
         logger.notice(
             "listening on \(options.socketPath)"
                 + (options.adminSocketPath.map { ", admin on \($0)" } ?? "") + " (\(configuration.workers) workers)")
@@ -214,10 +250,11 @@ public final class Daemon {
             }
         }
         _ = try? SdNotify.send("STOPPING=1")
+        credentials?.stop()
         server.stop()
         audit.sync()
         vault.close()
-        for (listener, _) in listeners {
+        for listener in listeners.map(\.0) + (credentialListener.map { [$0] } ?? []) {
             listener.removeSocketFile()
             listener.descriptor.close()
         }

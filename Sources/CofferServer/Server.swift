@@ -23,6 +23,12 @@ final class ServerCore: Sendable {
     private let stopping = Atomic<Bool>(false)
     private let running = Mutex<(started: Int, stopped: Int, failed: Int)>((0, 0, 0))
     private let stoppedSignal = ConditionLock()
+    /// Each worker's last loop iteration (monotonic ms), for the watchdog.
+    let heartbeats: [Heartbeat]
+    /// The systemd watchdog interval in ms (nil: no watchdog), and when it was last pinged.
+    let watchdogMilliseconds: Int64?
+    let lastWatchdogPing = Atomic<Int64>(0)
+    private let watchdogStalled = Atomic<Bool>(false)
     /// How long shutdown waits for in-flight requests before closing connections anyway.
     let shutdownGraceMilliseconds: Int64 = 10_000
 
@@ -38,6 +44,26 @@ final class ServerCore: Sendable {
         self.metrics = metrics
         self.logger = logger
         self.audit = audit
+        self.heartbeats = (0..<configuration.workers).map { _ in Heartbeat() }
+        self.watchdogMilliseconds = SdNotify.watchdogInterval().map { Int64($0 / 1_000) }
+    }
+
+    /// Called by worker 0 on every tick: pings the systemd watchdog every half interval, but only if every worker
+    /// went round its loop recently and the store's writer is not stuck — a wedged server stops pinging and systemd
+    /// restarts it.
+    func watchdogTick(now: Int64) {
+        guard let interval = watchdogMilliseconds else { return }
+        guard now - lastWatchdogPing.load(ordering: .relaxed) >= interval / 2 else { return }
+        let stale = heartbeats.contains { now - $0.value.load(ordering: .relaxed) > interval / 2 }
+        guard !stale, vault.store.writer.busyMilliseconds < interval / 2 else {
+            if !watchdogStalled.exchange(true, ordering: .relaxed) {
+                log(.warning, "watchdog: a worker or the writer is not making progress; not pinging")
+            }
+            return
+        }
+        if watchdogStalled.exchange(false, ordering: .relaxed) { log(.notice, "watchdog: progress again; pinging") }
+        lastWatchdogPing.store(now, ordering: .relaxed)
+        _ = try? SdNotify.send("WATCHDOG=1")
     }
 
     var isStopping: Bool { stopping.load(ordering: .acquiring) }
@@ -108,4 +134,9 @@ public final class Server: Sendable {
 
     /// Wakes every worker (used by the watchdog and by tests to prove liveness).
     public var openConnections: Int { core.limiter.total }
+}
+
+/// One worker's last loop time.
+final class Heartbeat: Sendable {
+    let value = Atomic<Int64>(Monotonic.milliseconds())
 }

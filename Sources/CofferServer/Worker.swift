@@ -95,6 +95,8 @@ final class Worker: @unchecked Sendable {
             }
             commitAuditAndFlush()
             let now = Monotonic.milliseconds()
+            server.heartbeats[index].value.store(now, ordering: .relaxed)
+            if index == 0 { server.watchdogTick(now: now) }
             if now - lastTick >= Int64(Worker.tickMilliseconds) {
                 lastTick = now
                 tick(now)

@@ -50,6 +50,10 @@ public final class StoreWriter: Sendable {
     /// Jobs waiting for the writer (a gauge for metrics and back-pressure).
     public var queueDepth: Int { state.depth }
 
+    /// How long the writer has been busy with its current batch (0 when idle): a stuck fsync shows here, and the
+    /// daemon's watchdog stops pinging systemd when it exceeds the watchdog interval.
+    public var busyMilliseconds: Int64 { state.busyMilliseconds }
+
     /// Drains the queue, checkpoints and closes the connection. Idempotent.
     public func shutdown() {
         if state.close() { thread.join() }
@@ -112,6 +116,8 @@ final class WriterState: @unchecked Sendable {
     var queue: [any AnyJob] = []
     var closed = false
     var finished = false
+    /// Monotonic time the current batch started (nil while idle).
+    var batchStarted: Int64?
     let maxBatch: Int
 
     init(maxBatch: Int) { self.maxBatch = max(1, maxBatch) }
@@ -127,6 +133,12 @@ final class WriterState: @unchecked Sendable {
 
     var depth: Int { lock.withLock { queue.count } }
 
+    var busyMilliseconds: Int64 {
+        lock.withLock { batchStarted.map { Monotonic.milliseconds() - $0 } ?? 0 }
+    }
+
+    func batchFinished() { lock.withLock { batchStarted = nil } }
+
     /// Next batch, or nil when closed and drained.
     func next() -> [any AnyJob]? {
         lock.lock()
@@ -136,6 +148,7 @@ final class WriterState: @unchecked Sendable {
         let count = min(queue.count, maxBatch)
         let batch = Array(queue.prefix(count))
         queue.removeFirst(count)
+        batchStarted = Monotonic.milliseconds()
         return batch
     }
 
@@ -167,6 +180,7 @@ private struct WriterLoop {
     mutating func run() {
         while let batch = state.next() {
             let commitError = runBatch(batch)
+            state.batchFinished()
             for job in batch { job.complete(commitError: commitError) }
             if let error = commitError as? SQLiteError, error.isStorageFailure {
                 recover()

@@ -51,6 +51,11 @@ public final class AccessController: Authorizer {
 
     /// The principal a caller acts as, and the policies that apply to it.
     func principal(for caller: Caller, in snap: IAMSnapshot) -> Principal {
+        // systemd asking on a unit's behalf (LoadCredential=): only that unit's role, never root's powers.
+        if let unit = caller.actingForUnit {
+            if let role = snap.roles[unit] { return .role(role) }
+            return .missingRole(unit)
+        }
         if !snap.roles.isEmpty, let unit = caller.systemdUnit, let role = snap.roles[unit] {
             return .role(role)
         }
@@ -65,6 +70,11 @@ public final class AccessController: Authorizer {
             return AuthorizationResult(
                 allowed: true, matchedStatements: ["root (administrator)"], decision: "allowed",
                 principalARN: identity.iamARN("user", "root"))
+        }
+        if case .missingRole(let unit) = principal {
+            return AuthorizationResult(
+                allowed: false, matchedStatements: ["no role for \(unit)"], decision: "implicitDeny",
+                principalARN: identity.iamARN("role", unit))
         }
         let compiled = snap.compiled(principal)
         let resourcePolicy = request.resourcePolicy.flatMap { parsedResourcePolicy($0) }
@@ -111,6 +121,8 @@ public final class AccessController: Authorizer {
             keys["aws:principalarn"] = .string(principalARN)
         case .administrator:
             principalARN = identity.iamARN("user", "root")
+        case .missingRole(let unit):
+            principalARN = identity.iamARN("role", unit)
         }
         if needsProcess {
             if let unit = caller.systemdUnit { keys["coffer:systemdunit"] = .string(unit) }
@@ -156,12 +168,15 @@ enum Principal {
     case administrator
     case user(name: String, groups: [String])
     case role(RoleRow)
+    /// A unit that has no role: nothing is allowed.
+    case missingRole(String)
 
     var cacheKey: String {
         switch self {
         case .administrator: return "admin"
         case .user(let name, let groups): return "user:\(name)|" + groups.joined(separator: ",")
         case .role(let role): return "role:\(role.name)"
+        case .missingRole(let unit): return "missing-role:\(unit)"
         }
     }
 }
@@ -240,7 +255,7 @@ final class IAMSnapshot: Sendable {
         if let hit = cache.withLock({ $0[key] }) { return hit }
         var all: [(PolicySource, String)] = []
         switch principal {
-        case .administrator: break
+        case .administrator, .missingRole: break
         case .user(let name, let groups):
             all = sources(kind: .user, name: name)
             for group in groups { all += sources(kind: .group, name: group) }

@@ -20,6 +20,9 @@ public struct Caller: Sendable, Equatable {
     public var process: PeerProcess?
     /// Collects the decision and the resolved resource of the current request for the audit log.
     public var trace: AuditTrace?
+    /// Set when systemd asks on behalf of this unit (the LoadCredential= provider): the request is decided for the
+    /// unit's role only, and denied if the unit has none.
+    public var actingForUnit: String?
     private var fixedUnit: String?
     private var fixedExecutable: String?
 
@@ -47,6 +50,7 @@ public struct Caller: Sendable, Equatable {
     public static func == (a: Caller, b: Caller) -> Bool {
         a.uid == b.uid && a.gid == b.gid && a.groups == b.groups && a.pid == b.pid && a.userName == b.userName
             && a.groupNames == b.groupNames && a.fixedUnit == b.fixedUnit && a.fixedExecutable == b.fixedExecutable
+            && a.actingForUnit == b.actingForUnit
     }
 
     /// The vault's own process acting on its own behalf (start-up tasks, purge, tests of the engine alone).

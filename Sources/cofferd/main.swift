@@ -43,6 +43,9 @@ struct Serve: ParsableCommand {
     @Option(help: "Path of the administration socket (default /run/coffer/admin.sock).")
     var adminSocket: String?
 
+    @Option(help: "Path of the LoadCredential= provider socket (default: none unless systemd passes one).")
+    var credentialsSocket: String?
+
     @Option(help: "Master key file (default <state-dir>/master.key; created 0600 on first start).")
     var keyFile: String?
 
@@ -68,6 +71,7 @@ struct Serve: ParsableCommand {
             adminSocketPath: adminSocket ?? runtime + "/admin.sock")
         options.keyFile = keyFile
         options.workers = workers
+        options.credentialsSocketPath = credentialsSocket
         options.configPath = config
         if let config { try DaemonConfigFile.apply(path: config, to: &options) }
         if let keySource {

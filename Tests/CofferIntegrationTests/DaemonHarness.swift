@@ -15,6 +15,8 @@ final class Daemon {
     let logPath: String
     private(set) var pid: pid_t = 0
     var extraArguments: [String]
+    /// Extra environment for the daemon (NOTIFY_SOCKET, WATCHDOG_USEC, …).
+    var environment: [String: String] = [:]
 
     static let binDirectory: String = {
         var buffer = [CChar](repeating: 0, count: 4_096)
@@ -63,7 +65,7 @@ final class Daemon {
                 adminSocketPath,
                 "--log-level", "debug",
             ] + extraArguments,
-            logPath: logPath)
+            logPath: logPath, environment: environment)
         try waitUntilReady()
     }
 
