@@ -61,6 +61,7 @@ trap - EXIT
 demangle() { if command -v swift >/dev/null; then swift demangle --simplified; else cat; fi; }
 # The function table of callgrind_annotate, top $TOP rows, demangled, with instructions per request in front.
 annotate() {
+    set +o pipefail  # `head` closes the pipe early on purpose
     callgrind_annotate "$@" --threshold=100 "$OUT" 2>/dev/null | awk '/file:function/ {table = 1; next} table' |
         grep -v '^-' | grep -v '^$' | head -n "$TOP" | demangle |
         awk -v count="$COUNT" '{ n = $1; gsub(",", "", n); printf "%9d/req  %s\n", n / count, $0 }' | cut -c1-240

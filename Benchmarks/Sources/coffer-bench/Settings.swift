@@ -6,18 +6,22 @@ struct Settings {
     /// Measurements alternate between Coffer and its baselines this many times (the order rotates every round),
     /// so that drift of this noisy machine hits both sides alike; samples are pooled across rounds.
     var rounds = 3
+    /// Latency measurements (round trips, connect, CLI, put, scale gets) alternate in more, shorter slices: each
+    /// slice pair is measured within a second or two, so that a burst of other work on the machine lands on both
+    /// sides of a ratio rather than on one.
+    var latencyRounds = 10
     var workers = max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN)))
 
     var rttWarmup = 500
-    var rttIterations = 20_000
+    var rttIterations = 5_000
     var throughputClients = [1, 4, 16, 64]
     var throughputWarmupMilliseconds = 300
     var throughputMilliseconds = 1_500
-    var connectIterations = 3_000
+    var connectIterations = 1_000
     var cliWarmup = 5
-    var cliIterations = 200
+    var cliIterations = 60
     var putWarmup = 20
-    var putIterations = 400
+    var putIterations = 150
     var putThroughputMilliseconds = 2_000
     /// Secrets the put measurements spread their versions over (each secret keeps far fewer than the 100 versions
     /// after which pruning starts; a multiple of 16 so that concurrent writers never share a secret).
@@ -26,7 +30,7 @@ struct Settings {
     var scaleLarge = 1_000_000
     /// Distinct random secrets a scale measurement reads (the same sample across rounds).
     var scaleSample = 4_096
-    var scaleIterations = 10_000
+    var scaleIterations = 3_000
     var seedConnections = 4
     var seedWindow = 64
     var policyRounds = 5
@@ -36,6 +40,7 @@ struct Settings {
         var settings = Settings()
         settings.quick = true
         settings.rounds = 1
+        settings.latencyRounds = 1
         settings.rttWarmup = 200
         settings.rttIterations = 2_000
         settings.throughputWarmupMilliseconds = 100

@@ -31,6 +31,7 @@ final class Suite {
         report.set("mode", .string(settings.quick ? "quick" : "full"))
         report.set("commit", .string(paths.commit))
         report.set("rounds", .integer(settings.rounds))
+        report.set("latency_rounds", .integer(settings.latencyRounds))
         report.set("cpus", .integer(settings.workers))
         report.set("workers", .integer(settings.workers))
         report.set("kernel", .string(kernelRelease()))
@@ -168,8 +169,8 @@ final class Suite {
     func roundTrip(_ targets: [Target], _ gets: RequestSet, requestBytes: Int, replyBytes: Int) throws {
         report.begin("GetSecretValue round trip, persistent connection, 1 client")
         var pooled: [String: Samples] = [:]
-        for round in 0..<settings.rounds {
-            progress("get round trip, round \(round + 1)/\(settings.rounds)")
+        for round in 0..<settings.latencyRounds {
+            progress("get round trip, round \(round + 1)/\(settings.latencyRounds)")
             for target in rotated(targets, round) {
                 let samples = try Measure.roundTrips(
                     target.socket, gets, warmup: settings.rttWarmup, iterations: settings.rttIterations,
@@ -254,8 +255,8 @@ final class Suite {
     func connectGetClose(_ targets: [Target], _ gets: RequestSet) throws {
         report.begin("connect + authorize + one GetSecretValue + close (raw: connect + SO_PEERCRED + echo + close)")
         var pooled: [String: Samples] = [:]
-        for round in 0..<settings.rounds {
-            progress("connect-get-close, round \(round + 1)/\(settings.rounds)")
+        for round in 0..<settings.latencyRounds {
+            progress("connect-get-close, round \(round + 1)/\(settings.latencyRounds)")
             for target in rotated(targets, round) {
                 let samples = try Measure.connectRoundTrips(
                     target.socket, gets, warmup: 50, iterations: settings.connectIterations,
@@ -300,8 +301,8 @@ final class Suite {
         }
         var coffer = Samples()
         var baseline = Samples()
-        for round in 0..<settings.rounds {
-            progress("coffer get vs /bin/true, round \(round + 1)/\(settings.rounds)")
+        for round in 0..<settings.latencyRounds {
+            progress("coffer get vs /bin/true, round \(round + 1)/\(settings.latencyRounds)")
             for which in rotated([true, false], round) {
                 let samples = try Measure.spawnLoop(
                     which ? [paths.cli, "get", name] : ["/bin/true"], environment: environment,
@@ -328,8 +329,8 @@ final class Suite {
         let rawPath = paths.work + "/main/raw-baseline.db"
         var coffers = Samples()
         var raws = Samples()
-        for round in 0..<settings.rounds {
-            progress("put vs raw SQLite insert, round \(round + 1)/\(settings.rounds)")
+        for round in 0..<settings.latencyRounds {
+            progress("put vs raw SQLite insert, round \(round + 1)/\(settings.latencyRounds)")
             for which in rotated([true, false], round) {
                 if which {
                     coffers.add(
@@ -470,8 +471,8 @@ final class Suite {
         pause(milliseconds: 500)
         var randomSamples: [Int: Samples] = [:]
         var hotSamples: [Int: Samples] = [:]
-        for round in 0..<settings.rounds {
-            progress("scale gets, round \(round + 1)/\(settings.rounds)")
+        for round in 0..<settings.latencyRounds {
+            progress("scale gets, round \(round + 1)/\(settings.latencyRounds)")
             for count in rotated([small, large], round) {
                 guard let daemon = daemons[count], let set = sets[count], let one = hot[count] else { continue }
                 randomSamples[count, default: Samples()].add(

@@ -4,6 +4,7 @@
 //                [--commit ID] [--wait-quiet SECONDS]
 //   coffer-bench load --socket PATH --op get|put|connect-get|hello --count N [--setup no]   (for profiling)
 //   coffer-bench policy [--iterations N]
+//   coffer-bench sqlite [--dir DIR] [--iterations N]   (the raw fsync'd insert baseline alone)
 import CofferPolicy
 import Glibc
 
@@ -82,7 +83,7 @@ func runSuite(_ arguments: Arguments) {
     }
     let title =
         "Coffer benchmark \(utcTimestamp()) — commit \(paths.commit), \(settings.quick ? "quick" : "full") mode, "
-        + "\(settings.rounds) round\(settings.rounds == 1 ? "" : "s"), \(settings.workers) CPUs, kernel "
+        + "\(settings.rounds) throughput rounds / \(settings.latencyRounds) latency slices, \(settings.workers) CPUs, kernel "
         + kernelRelease()
     say(suite.report.table(header: [title]))
     do {
@@ -147,10 +148,23 @@ case "run":
     runSuite(Arguments(rest, flags: ["quick", "keep-work"]))
 case "load":
     runLoad(Arguments(rest, flags: []))
+case "sqlite":
+    // The raw durable-write baseline alone (diagnostics: compare with `strace -f -c`, try other directories).
+    let arguments = Arguments(rest, flags: [])
+    let directory = arguments.values["dir"] ?? "."
+    let iterations = arguments.integer("iterations") ?? 200
+    do {
+        let samples = Samples(
+            try Measure.sqliteInserts(
+                path: directory + "/raw-baseline.db", blobBytes: 160, warmup: 20, iterations: iterations))
+        say("raw SQLite insert (WAL, synchronous=FULL): p50 \(format(samples.p50)) µs, p99 \(format(samples.p99)) µs\n")
+    } catch {
+        fail("\(error)")
+    }
 case "policy":
     let arguments = Arguments(rest, flags: [])
     let iterations = arguments.integer("iterations") ?? 100_000
     say("policy decision, 1,005 statements: \(format(PolicyBenchmark.run1000(iterations: iterations), 3)) µs\n")
 default:
-    fail("unknown command \(command); use run, load or policy")
+    fail("unknown command \(command); use run, load, policy or sqlite")
 }
