@@ -14,11 +14,14 @@ public struct PolicyFinding: Sendable, Hashable {
 }
 
 extension PolicyDocument {
-    /// Context keys whose fixed values confine a wildcard principal to the vault's own account (modelled on S3 Block
-    /// Public Access's list of "fixed value" keys; the organization and network keys have no meaning in Coffer).
+    /// Context keys whose fixed values confine a wildcard principal to particular principals of the host. On AWS,
+    /// confining to the account is enough (S3 Block Public Access's "fixed value" keys); in Coffer every local caller
+    /// is in the vault's account, so account keys (`aws:PrincipalAccount`, `aws:SourceAccount`) confine nothing and
+    /// only keys naming principals count: a principal ARN without wildcards in its name, a user name or id, a uid,
+    /// a systemd unit, a group.
     public static let principalRestrictingKeys: Set<String> = [
-        "aws:principalaccount", "aws:sourceaccount", "aws:sourceowner", "aws:principalarn", "aws:sourcearn",
-        "aws:userid", "aws:username",
+        "aws:principalarn", "aws:userid", "aws:username", "coffer:peeruid", "coffer:systemdunit", "coffer:peergroups",
+        "coffer:peergids",
     ]
 
     /// Secrets Manager's BlockPublicPolicy test ("Zelkova" in AWS), as a syntactic rule Coffer can state exactly.
@@ -70,12 +73,12 @@ extension PolicyDocument {
         default: return false
         }
         return condition.rawValues.allSatisfy { value in
-            if value.contains("${") { return valueAccountIsFixed(value, accountID: accountID) }
+            if value.contains("${") { return false }  // a variable matches whoever asks
             switch condition.key {
-            case "aws:principalaccount", "aws:sourceaccount", "aws:sourceowner":
-                return value == accountID
-            case "aws:principalarn", "aws:sourcearn":
-                return valueAccountIsFixed(value, accountID: accountID)
+            case "aws:principalarn":
+                // The account fixed, and the principal's name too (`user/*` is every user of the host).
+                guard valueAccountIsFixed(value, accountID: accountID), let arn = ParsedARN(value) else { return false }
+                return !isLike || (!arn.resource.contains("*") && !arn.resource.contains("?"))
             default:
                 return !isLike || (!value.contains("*") && !value.contains("?"))
             }

@@ -76,14 +76,11 @@ extension ServiceError {
         let who =
             result?.principalARN
             ?? (request.caller.userName.map { "user/\($0)" } ?? "uid/\(request.caller.uid)")
-        let because: String
-        switch result?.decision {
-        case "explicitDeny": because = " with an explicit deny in a policy"
-        default: because = " because no policy allows the \(request.action) action"
-        }
+        // The same words for an implicit and an explicit deny: a Deny that names a secret's exact ARN, tags or
+        // resource policy matches only when the secret exists, so naming the kind of deny would reveal existence.
+        // The audit log records which it was.
         return ServiceError(
             .accessDenied,
-            "User: \(who) is not authorized to perform: \(request.action) on resource: \(request.resource)\(because)"
-        )
+            "User: \(who) is not authorized to perform: \(request.action) on resource: \(request.resource)")
     }
 }

@@ -326,6 +326,8 @@ extension Vault {
         if let ids { try Check.count(ids, "SecretIdList", min: 1, max: Limits.batchGetMaxIds) }
         let filters = try SecretFilter.parse(filterDocs)
         try authorizeGlobal(caller, "secretsmanager:BatchGetSecretValue")
+        // AWS: with Filters, the caller also needs ListSecrets (the filter enumerates secrets).
+        if filterDocs != nil { try authorizeGlobal(caller, "secretsmanager:ListSecrets") }
 
         let db = reader.store
         var values: [Value] = []
@@ -387,10 +389,15 @@ extension Vault {
             let (page, next) = try scan(
                 db, sort: .createdDate, descending: false, includeDeleted: false, token: token,
                 limit: Int(maxResults ?? 20), now: now
-            ) { secret, tags in filters.allSatisfy { $0.matches(secret, tags: tags) } }
+            ) { secret, tags in
+                // Only secrets the caller may see are enumerated at all, as in ListSecrets.
+                filters.allSatisfy { $0.matches(secret, tags: tags) }
+                    && isAllowed(caller, "secretsmanager:DescribeSecret", secret: secret, tags: tags)
+            }
             var cutAfter: SecretRow?
             for (secret, tags) in page {
-                guard isAllowed(caller, "secretsmanager:GetSecretValue", secret: secret, tags: tags) else {
+                guard isAllowed(caller, "secretsmanager:GetSecretValue", secret: secret, tags: tags, requestKeys: keys)
+                else {
                     failure(
                         secret.arn,
                         ServiceError.accessDenied(

@@ -189,6 +189,32 @@ extension Vault {
         }
     }
 
+    // MARK: Rotation
+
+    /// Coffer runs no rotation functions (AWS's Lambda): after authorization and the usual existence and state
+    /// checks, RotateSecret answers AWS's "no rotation function" error and CancelRotateSecret AWS's "not configured".
+    func rotation(
+        _ operation: Operation, _ request: Document, _ caller: Caller, _ reader: VaultReader, _ now: Timestamp
+    )
+        throws -> Document
+    {
+        if operation == .rotateSecret {
+            try request.checkOnly([
+                "SecretId", "ClientRequestToken", "RotationLambdaARN", "RotationRules", "RotateImmediately",
+                "ExternalSecretRotationMetadata", "ExternalSecretRotationRoleArn",
+            ])
+        } else {
+            try request.checkOnly(["SecretId"])
+        }
+        let reference = try reference(request)
+        let (secret, _) = try resolve(reference, caller, operation.actionName, in: reader.store, now: now)
+        if secret.isScheduledForDeletion { throw ServiceError.markedForDeletion }
+        if operation == .rotateSecret {
+            throw ServiceError(.invalidRequest, "No Lambda rotation function ARN is associated with this secret.")
+        }
+        throw ServiceError(.invalidRequest, "Secret \(secret.name) has no rotation configured.")
+    }
+
     // MARK: Resource policies (read side)
 
     func getResourcePolicy(

@@ -128,8 +128,11 @@ enum TagInput {
             if key.lowercased().hasPrefix("aws:") {
                 throw ServiceError(.invalidParameter, "Tag keys beginning with aws: are reserved for AWS use.")
             }
-            guard seen.insert(key).inserted else {
-                throw ServiceError(.invalidParameter, "Duplicate tag key \(key) in the request.")
+            // Keys differing only in case are refused: policy condition keys (aws:ResourceTag/<key>) match tag keys
+            // case-insensitively, so `team` and `Team` on one secret would make a condition ambiguous.
+            guard seen.insert(key.lowercased()).inserted else {
+                throw ServiceError(
+                    .invalidParameter, "Duplicate tag key \(key) in the request (keys differ only in case).")
             }
             tags.append((key, value))
         }

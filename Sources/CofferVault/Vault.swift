@@ -208,8 +208,7 @@ public final class Vault: Sendable {
             case .putResourcePolicy: try submit(putResourcePolicy(request, caller), reply)
             case .deleteResourcePolicy: try submit(deleteResourcePolicy(request, caller), reply)
             case .rotateSecret, .cancelRotateSecret:
-                throw ServiceError(
-                    .invalidRequest, "No Lambda rotation function ARN is associated with this secret.")
+                reply(.success(try rotation(operation, request, caller, reader, now)))
             default:
                 throw ServiceError(.unknownOperation, "\(operation.name) is not a Secrets Manager operation.")
             }
@@ -344,14 +343,13 @@ public final class Vault: Sendable {
 
     /// Whether the caller may perform `action` on `secret` (used to filter lists without failing the request).
     func isAllowed(
-        _ caller: Caller, _ action: String, secret: SecretRow, tags: [(key: String, value: String)]
-    )
-        -> Bool
-    {
+        _ caller: Caller, _ action: String, secret: SecretRow, tags: [(key: String, value: String)],
+        requestKeys: [String: [String]] = [:]
+    ) -> Bool {
         authorizer.authorize(
             AuthorizationRequest(
                 caller: caller, action: action, resource: secret.arn, resourceTags: tags,
-                resourcePolicy: secret.resourcePolicy)
+                resourcePolicy: secret.resourcePolicy, requestKeys: requestKeys)
         ).allowed
     }
 }

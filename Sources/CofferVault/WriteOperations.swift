@@ -424,6 +424,13 @@ extension Vault {
             let (secret, existing) = try self.resolve(
                 reference, caller, "secretsmanager:TagResource", in: ctx, now: now, requestKeys: requestKeys)
             if secret.isScheduledForDeletion { throw ServiceError.markedForDeletion }
+            for (key, _) in tags {
+                if let clash = existing.first(where: { $0.key != key && $0.key.lowercased() == key.lowercased() }) {
+                    throw ServiceError(
+                        .invalidParameter,
+                        "The secret already has the tag key \(clash.key); tag keys must differ in more than case.")
+                }
+            }
             let newKeys = Set(tags.map(\.0)).subtracting(existing.map(\.key))
             if existing.count + newKeys.count > Limits.maxTagsPerSecret {
                 throw ServiceError(.invalidParameter, "A secret can have at most \(Limits.maxTagsPerSecret) tags.")

@@ -180,7 +180,7 @@ struct AccessControlTests {
         #expect(try get(d, "app/db", as: alice) == nil)
         #expect(try get(d, "app/cfg", as: alice) == "cfg")
         let denial = try call(d, "GetSecretValue", #"{"SecretId": "app/db"}"#, as: alice)
-        #expect(denial.stderrText.contains("explicit deny"))
+        #expect(denial.stderrText.contains("AccessDeniedException"))
         #expect(try call(d, "DescribeSecret", #"{"SecretId": "app/db"}"#, as: alice).status == 0)
         // Alice's own policy allows everything; the group's denies reading app/cfg.
         try putUserPolicy(d, "cofft-alice", "no-db", everything)

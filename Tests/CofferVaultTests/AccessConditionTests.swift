@@ -52,13 +52,7 @@ import Testing
         #expect(try h.value("s", as: H.bin) == "v1")
     }
 
-    @Test(
-        .disabled(
-            Comment(
-                rawValue: "bug: tag keys differing only in case (team/Team) collide in the case-insensitive condition "
-                    + "keys and the last one written wins, so a caller kept off the `team` key by aws:TagKeys can "
-                    + "rewrite ResourceTag/team (Sources/CofferVault/WriteOperations.swift accepts such keys; "
-                    + "AccessController.context lets the later one win)")))
+    @Test
     func aTagKeyThatDiffersOnlyInCaseCannotOverrideATag() throws {
         let h = try H()
         try h.create("payroll", "p", tags: [("team", "finance")])

@@ -92,13 +92,7 @@ import Testing
         expectNoOracle(existing, missing, arn: arn, as: H.bin)
     }
 
-    @Test(
-        .disabled(
-            Comment(
-                rawValue:
-                    "bug: AccessDenied says 'with an explicit deny' only when a Deny matched, and a Deny on the secret's "
-                    + "exact ARN (name-??????), its tags or its resource policy matches only when it exists "
-                    + "(Sources/CofferVault/Authorization.swift, ServiceError.accessDenied)")))
+    @Test
     func aDenyThatMatchesOnlyExistingSecretsLeaksNothing() throws {
         // A Deny on the exact ARN pattern matches the existing secret but not the label of a missing one; a caller
         // with no permission at all must still get the same message in both cases.
@@ -121,11 +115,7 @@ import Testing
         h.fails(.describeSecret, ["SecretId": "app/none"], .resourceNotFound, as: H.bin)
     }
 
-    @Test(
-        .disabled(
-            Comment(
-                rawValue: "bug: RotateSecret/CancelRotateSecret answer InvalidRequestException without authorizing "
-                    + "(Sources/CofferVault/Vault.swift, handle)")))
+    @Test
     func rotationIsAuthorizedFirst() throws {
         let h = try H()
         try h.create("app/db")
@@ -230,13 +220,7 @@ import Testing
         #expect(errors.map { $0["ErrorCode"]?.stringValue } == ["AccessDeniedException"])
     }
 
-    @Test(
-        .disabled(
-            Comment(
-                rawValue:
-                    "bug: BatchGetSecretValue with Filters lists the ARN of every matching secret under Errors, even "
-                    + "those the caller may not describe, and does not require secretsmanager:ListSecrets "
-                    + "(Sources/CofferVault/ListOperations.swift, batchGetSecretValue)")))
+    @Test
     func batchGetWithFiltersDoesNotEnumerateHiddenSecrets() throws {
         let h = try H()
         try h.create("hidden/one")
@@ -253,12 +237,7 @@ import Testing
         }
     }
 
-    @Test(
-        .disabled(
-            Comment(
-                rawValue: "bug: BatchGetSecretValue with Filters authorizes each GetSecretValue without "
-                    + "secretsmanager:VersionStage=AWSCURRENT, unlike GetSecretValue and the SecretIdList form "
-                    + "(Sources/CofferVault/ListOperations.swift, isAllowed)")))
+    @Test
     func batchGetWithFiltersSeesTheCurrentStage() throws {
         let h = try H()
         try h.create("team/a", "A")

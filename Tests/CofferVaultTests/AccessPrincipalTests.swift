@@ -33,8 +33,7 @@ import Testing
         #expect(
             message
                 == "User: arn:coffer:iam::123456789012:user/bin is not authorized to perform: "
-                + "secretsmanager:GetSecretValue on resource: \(h.secretPrefix)app/db "
-                + "because no policy allows the secretsmanager:GetSecretValue action")
+                + "secretsmanager:GetSecretValue on resource: \(h.secretPrefix)app/db")
     }
 
     @Test func aUserPolicyGrantsExactlyWhatItSays() throws {
@@ -189,7 +188,8 @@ import Testing
                     #"{"Effect":"Deny","Principal":"*","Action":"secretsmanager:GetSecretValue","Resource":"*"}"#))
         }
         let message = h.denied(.getSecretValue, ["SecretId": "app/db"], as: caller)
-        #expect(message.hasSuffix("with an explicit deny in a policy"))
+        // One wording for every denial (the kind of deny would reveal existence); the audit log says which.
+        #expect(message.hasSuffix("on resource: \(h.secretPrefix)app/db"))
         // Only the denied action is affected.
         try h.ok(.describeSecret, ["SecretId": "app/db"], as: caller)
     }

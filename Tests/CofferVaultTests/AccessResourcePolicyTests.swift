@@ -122,12 +122,17 @@ import Testing
                 + "public access to the secret.")
         // Nothing was stored by the refused calls.
         #expect(try h.ok(.getResourcePolicy, ["SecretId": "s"])["ResourcePolicy"] == nil)
-        // Not public: a named user of this account, or everyone confined to the account by a condition.
+        // Not public: a named user of this account, or everyone confined to named principals by a condition.
         #expect((try? put(readFor(AccessResourcePolicyTests.binARN), block: true).get()) != nil)
         let confined = policy(
             #"{"Effect":"Allow","Principal":"*","Action":"secretsmanager:GetSecretValue","Resource":"*","#
-                + #""Condition":{"StringEquals":{"aws:PrincipalAccount":"123456789012"}}}"#)
+                + #""Condition":{"StringEquals":{"aws:username":"bin"}}}"#)
         #expect((try? put(confined, block: true).get()) != nil)
+        // Confining to the account is not enough here: every local caller is in the vault's account.
+        let accountWide = policy(
+            #"{"Effect":"Allow","Principal":"*","Action":"secretsmanager:GetSecretValue","Resource":"*","#
+                + #""Condition":{"StringEquals":{"aws:PrincipalAccount":"123456789012"}}}"#)
+        #expect(put(accountWide, block: true).failureCode == .publicPolicy)
         // Without BlockPublicPolicy a public policy is stored.
         #expect((try? put(everyone).get()) != nil)
         #expect(try h.ok(.getResourcePolicy, ["SecretId": "s"])["ResourcePolicy"]?.stringValue == everyone)

@@ -111,17 +111,23 @@ import Testing
             ["SecretId": "t", "Tags": .list([.map(["Key": "a", "Value": "1"]), .map(["Key": "B", "Value": "2"])])])
         try h.ok(
             .tagResource,
-            ["SecretId": "t", "Tags": .list([.map(["Key": "a", "Value": "9"]), .map(["Key": "b", "Value": "3"])])])
+            ["SecretId": "t", "Tags": .list([.map(["Key": "a", "Value": "9"]), .map(["Key": "c", "Value": "3"])])])
         func tags() throws -> [String] {
             (try h.ok(.describeSecret, ["SecretId": "t"])["Tags"]?.listValue ?? []).compactMap {
                 guard let d = $0.mapValue else { return nil }
                 return "\(d["Key"]?.stringValue ?? "")=\(d["Value"]?.stringValue ?? "")"
             }
         }
-        #expect(try tags() == ["a=9", "B=2", "b=3"])  // case-sensitive keys, merge keeps order
+        #expect(try tags() == ["a=9", "B=2", "c=3"])  // merge overwrites and keeps order
+        // Keys that differ only in case are refused (conditions match tag keys case-insensitively).
+        h.fails(.tagResource, ["SecretId": "t", "Tags": .list([.map(["Key": "b", "Value": "x"])])], .invalidParameter)
+        h.fails(
+            .tagResource,
+            ["SecretId": "t", "Tags": .list([.map(["Key": "x", "Value": "1"]), .map(["Key": "X", "Value": "2"])])],
+            .invalidParameter)
         let untagged = try h.ok(.untagResource, ["SecretId": "t", "TagKeys": ["a", "missing"]])
         #expect(untagged.isEmpty)
-        try h.ok(.untagResource, ["SecretId": "t", "TagKeys": ["B", "b"]])
+        try h.ok(.untagResource, ["SecretId": "t", "TagKeys": ["B", "c"]])
         #expect(try h.ok(.describeSecret, ["SecretId": "t"])["Tags"]?.listValue?.isEmpty == true)  // [] after removal
     }
 
