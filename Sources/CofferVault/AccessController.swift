@@ -60,7 +60,9 @@ public final class AccessController: Authorizer {
             return .role(role)
         }
         if caller.uid == 0 && options.rootIsAdministrator { return .administrator }
-        return .user(name: caller.userName ?? "uid-\(caller.uid)", groups: caller.groupNames)
+        // A uid without an account is `uid:<n>`: no login can contain ':' (it separates passwd fields), so it never
+        // collides with a real user's policies.
+        return .user(name: caller.userName ?? "uid:\(caller.uid)", groups: caller.groupNames)
     }
 
     public func authorize(_ request: AuthorizationRequest) -> AuthorizationResult {
@@ -174,7 +176,7 @@ enum Principal {
     var cacheKey: String {
         switch self {
         case .administrator: return "admin"
-        case .user(let name, let groups): return "user:\(name)|" + groups.joined(separator: ",")
+        case .user(let name, let groups): return "user:\(name)\n" + groups.joined(separator: "\n")
         case .role(let role): return "role:\(role.name)"
         case .missingRole(let unit): return "missing-role:\(unit)"
         }
