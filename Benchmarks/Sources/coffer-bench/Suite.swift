@@ -57,6 +57,12 @@ final class Suite {
 
     // MARK: Servers
 
+    /// Stops every server still running (after a failure: no daemon outlives the benchmark).
+    func stopAll() {
+        for server in servers { server.stop(graceSeconds: 30) }
+        servers.removeAll()
+    }
+
     private func nextName(_ base: String) -> String {
         serial += 1
         return "\(base)-\(serial)"

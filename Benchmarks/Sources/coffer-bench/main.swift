@@ -79,6 +79,7 @@ func runSuite(_ arguments: Arguments) {
     do {
         try suite.run()
     } catch {
+        suite.stopAll()
         fail("\(error) (work directory kept: \(work))")
     }
     let title =
