@@ -71,3 +71,83 @@ bench: bench-build
 
 bench-quick: bench-build
 	$(BENCH_RUN) --quick $(BENCH_FLAGS)
+
+# Reliability and security suite (docs/RELIABILITY.md). `test-reliability` is the part of `make test`: the short
+# crash run, corpus replay, bad-input corpus, abuse, I/O faults and security checks, serialized (the suite kills
+# daemons, fills file systems and opens a thousand connections), in the default build directory unless
+# REL_SCRATCH names another. The long runs: `make crash-test CYCLES=N`, `make fuzz SECONDS=N`, `make abuse-test`,
+# `make check-sanitizers`. Figures go to $(REL_FIGURES) (RELIABILITY-FIGURE lines).
+REL_SCRATCH ?=
+REL_SCRATCH_FLAG = $(if $(REL_SCRATCH),--scratch-path $(REL_SCRATCH))
+REL_FIGURES ?= $(CURDIR)/.build-figures.txt
+REL_TEST = COFFER_RELIABILITY=1 COFFER_FIGURES=$(REL_FIGURES) $(SWIFT) test --skip-build $(REL_SCRATCH_FLAG) --no-parallel
+CYCLES ?= 1000
+FUZZ_SCRATCH ?= $(CURDIR)/.build-fuzz
+FUZZ_TARGETS ?= frame dispatch policy admin
+SECONDS ?= 60
+# Stop a target after this many executions as well (-1: only the time limit applies).
+FUZZ_RUNS ?= -1
+FUZZ_FLAGS ?=
+FUZZ_BIN = $(FUZZ_SCRATCH)/release/coffer-fuzz
+LSAN_SUPPRESSIONS = $(CURDIR)/Tests/Reliability/lsan.supp
+
+.PHONY: test-reliability crash-test abuse-test fuzz fuzz-build fuzz-merge check-sanitizers check-asan check-tsan
+
+test-reliability: deps
+	$(SWIFT) build --build-tests $(REL_SCRATCH_FLAG)
+	$(REL_TEST) --filter CofferReliabilityTests
+
+crash-test: deps
+	$(SWIFT) build --build-tests $(REL_SCRATCH_FLAG)
+	COFFER_CRASH_CYCLES=$(CYCLES) $(REL_TEST) --filter CrashDurabilityTests
+
+# The full abuse run: 1,000 idle connections, 100 slowloris clients and a flood from one uid while another does
+# 10,000 reads (the `make test` version is smaller).
+abuse-test: deps
+	$(SWIFT) build --build-tests $(REL_SCRATCH_FLAG)
+	COFFER_ABUSE_FULL=1 $(REL_TEST) --filter AbuseTests
+
+# libFuzzer (release, -sanitize=fuzzer,address) on every target for SECONDS each, one process at a time (a core is
+# left for everyone else). New inputs go to $(FUZZ_SCRATCH)/corpus/<target>; findings to
+# $(FUZZ_SCRATCH)/findings/ (turn each into Fuzz/Regressions/<target>/ once fixed). Leak detection is off for the
+# dispatch and admin targets: their vault lives across inputs, and LeakSanitizer misses live references that Swift
+# stores with enum tags in pointer spare bits (llvm/llvm-project#56751), so it reports that state as leaked.
+fuzz-build: deps
+	$(SWIFT) build -c release --product coffer-fuzz --scratch-path $(FUZZ_SCRATCH) \
+	    -Xswiftc -sanitize=fuzzer,address -Xswiftc -DFUZZING
+
+fuzz: fuzz-build
+	@mkdir -p $(FUZZ_SCRATCH)/findings
+	@set -e; for target in $(FUZZ_TARGETS); do \
+	    mkdir -p $(FUZZ_SCRATCH)/corpus/$$target; \
+	    leaks=1; case $$target in dispatch|admin) leaks=0;; esac; \
+	    echo "== fuzz $$target for $(SECONDS) s"; \
+	    $(FUZZ_BIN) $$target $(FUZZ_SCRATCH)/corpus/$$target $(CURDIR)/Fuzz/Corpus/$$target \
+	        -max_total_time=$(SECONDS) -runs=$(FUZZ_RUNS) -timeout=10 -rss_limit_mb=2048 -detect_leaks=$$leaks \
+	        -artifact_prefix=$(FUZZ_SCRATCH)/findings/$$target- -print_final_stats=1 $(FUZZ_FLAGS) \
+	        2>&1 | tee $(FUZZ_SCRATCH)/$$target.log | grep -E '^(#[0-9]+ +(INITED|DONE)|stat::|Done|==[0-9]+==ERROR|SUMMARY)'; \
+	done
+
+# Minimizes the grown corpora into Fuzz/Corpus (commit the result; the replay tests run every file).
+fuzz-merge: fuzz-build
+	@for target in $(FUZZ_TARGETS); do \
+	    mkdir -p $(CURDIR)/Fuzz/Corpus/$$target.merged; \
+	    $(FUZZ_BIN) $$target -merge=1 -detect_leaks=0 $(CURDIR)/Fuzz/Corpus/$$target.merged \
+	        $(CURDIR)/Fuzz/Corpus/$$target $(FUZZ_SCRATCH)/corpus/$$target 2>&1 | tail -1; \
+	    rm -rf $(CURDIR)/Fuzz/Corpus/$$target && mv $(CURDIR)/Fuzz/Corpus/$$target.merged $(CURDIR)/Fuzz/Corpus/$$target; \
+	done
+
+# The unit, integration and reliability suites under AddressSanitizer and ThreadSanitizer, each in its own build
+# directory. LeakSanitizer needs the suppression of XCTest's own leaks (../shared/research/swift-stack.md, section 5).
+check-sanitizers: check-asan check-tsan
+
+check-asan: deps
+	$(SWIFT) build --build-tests --scratch-path $(CURDIR)/.build-asan -Xswiftc -sanitize=address
+	LSAN_OPTIONS=suppressions=$(LSAN_SUPPRESSIONS):print_suppressions=0 ASAN_OPTIONS=detect_leaks=1 \
+	    COFFER_RELIABILITY=1 COFFER_SANITIZER=address COFFER_FIGURES=$(REL_FIGURES) \
+	    $(SWIFT) test --skip-build --scratch-path $(CURDIR)/.build-asan
+
+check-tsan: deps
+	$(SWIFT) build --build-tests --scratch-path $(CURDIR)/.build-tsan -Xswiftc -sanitize=thread
+	TSAN_OPTIONS=halt_on_error=1 COFFER_RELIABILITY=1 COFFER_SANITIZER=thread COFFER_FIGURES=$(REL_FIGURES) \
+	    $(SWIFT) test --skip-build --scratch-path $(CURDIR)/.build-tsan

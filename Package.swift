@@ -118,5 +118,26 @@ let package = Package(
             dependencies: ["CofferCore", "CofferProtocol", "CofferClient", "CofferSystem", "CofferCrypto"],
             swiftSettings: strict
         ),
+
+        // Reliability and security suite (docs/RELIABILITY.md). CofferFuzzing holds the fuzz targets' entry points,
+        // shared by the libFuzzer driver (coffer-fuzz: a replay tool unless built with -DFUZZING by `make fuzz`) and
+        // the corpus-replay tests. The tests run only under `make test-reliability` (COFFER_RELIABILITY=1).
+        .target(
+            name: "CofferFuzzing",
+            dependencies: ["CofferCore", "CofferProtocol", "CofferPolicy", "CofferCrypto", "CofferVault"],
+            path: "Fuzz/Sources/CofferFuzzing", swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "coffer-fuzz", dependencies: ["CofferFuzzing"], path: "Fuzz/Sources/coffer-fuzz",
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "CofferReliabilityTests",
+            dependencies: [
+                "CofferCore", "CofferProtocol", "CofferPolicy", "CofferCrypto", "CofferStore", "CofferSystem",
+                "CofferVault", "CofferFuzzing",
+            ],
+            swiftSettings: strict
+        ),
     ]
 )
