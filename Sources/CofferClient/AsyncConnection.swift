@@ -1,34 +1,35 @@
 import CofferCore
 import CofferProtocol
 import CofferSystem
-import Synchronization
 
 /// One pipelined connection for the async ``CofferClient``.
 ///
 /// ## Threading
 /// - The socket is non-blocking. Nothing here blocks a Swift concurrency thread: a caller (any task) encodes its
-///   frame, takes the lock, registers itself in the table of requests in flight under a fresh request id and writes
-///   the frame straight to the socket; whatever the kernel does not take at once goes to an outbox. The caller then
-///   suspends on a continuation.
+///   frame, registers itself in the table of requests in flight under a fresh request id, and writes the frame
+///   straight to the socket; whatever the kernel does not take at once goes to an outbox. The caller then suspends on
+///   a continuation.
 /// - One dedicated I/O thread per connection (``CofferSystem/Thread``) waits in `epoll_wait` on the socket and an
 ///   eventfd. It reads and decodes replies, finds each one's waiter by request id (replies may come in any order)
 ///   and resumes it; it flushes the outbox when the socket becomes writable; it expires requests past their
 ///   deadline. It never waits on anything but epoll, so replies keep being read while callers write (the daemon
 ///   stops reading a connection with 64 requests in flight until replies drain, docs/PROTOCOL.md section 6).
-/// - All shared state sits in one `Mutex`; continuations are resumed outside it.
+/// - Two locks, never held together and never across a wait: `state` (the requests in flight; no system call under
+///   it) and `writer` (the socket's write side and the outbox, so that frames never interleave). Continuations are
+///   resumed with no lock held.
+/// - The connection ends when the daemon closes it, sends something unreadable, or ``close()`` is called: every
+///   request still in flight fails with ``CofferClientError/connectionClosed`` (or the connection-level error), and
+///   the I/O thread closes the socket (under `writer`, so no caller can write to a reused descriptor number) and exits.
 /// - Secret bytes: callers wipe their frames after ``send(_:)``. A frame the kernel did not take at once is copied to
 ///   the outbox, which is wiped when drained (a reallocation while it grows can leave a freed copy behind, as with
 ///   any Swift array; the outbox is used only while the socket buffer is full).
-/// - The connection ends when the daemon closes it, sends something unreadable, or ``close()`` is called: every
-///   request still in flight fails with ``CofferClientError/connectionClosed`` (or the connection-level error), the
-///   I/O thread closes the socket and exits.
 final class AsyncConnection: Sendable {
     typealias Reply = Result<Document, CofferClientError>
     typealias Continuation = CheckedContinuation<Reply, Never>
 
     /// A request in flight. It is registered as `sent` before its task suspends, so a reply (or a failure) may arrive
     /// first; it is then parked as `done` until the task comes to collect it.
-    enum Waiter {
+    enum Waiter: Sendable {
         case sent(deadline: ContinuousClock.Instant?)
         case waiting(Continuation, deadline: ContinuousClock.Instant?)
         case done(Reply)
@@ -41,20 +42,26 @@ final class AsyncConnection: Sendable {
         }
     }
 
-    private struct State: ~Copyable {
+    private struct State: ~Copyable, Sendable {
         var pending = PendingTable<Waiter>()
-        /// Bytes accepted from callers and not yet written, from `outboxStart` on; wiped once all are written.
-        var outbox: [UInt8] = []
-        var outboxStart = 0
         /// Set once the connection is finished; no request is accepted after that.
         var ended: CofferClientError?
         var closeRequested = false
     }
 
+    private struct Writer: ~Copyable, Sendable {
+        /// Bytes accepted from callers and not yet written, from `outboxStart` on; wiped once all are written.
+        var outbox: [UInt8] = []
+        var outboxStart = 0
+        /// No more writes: a write failed (the stream may hold part of a frame) or the socket is closed.
+        var stopped = false
+    }
+
     private let socket: FileDescriptor
     private let wake: EventFD
     private let epoll: Epoll
-    private let state = Mutex(State())
+    private let state = Locked(State())
+    private let writer = Locked(Writer())
     private let timeoutMilliseconds: Int
 
     private init(socket: FileDescriptor, wake: EventFD, epoll: Epoll, timeoutMilliseconds: Int) {
@@ -95,19 +102,47 @@ final class AsyncConnection: Sendable {
 
     // MARK: Caller side
 
+    private enum WriteOutcome {
+        case written
+        case queued(wake: Bool)
+        case failed
+    }
+
     /// Registers a request and writes its frame (patching in the request id); returns the id to ``wait(for:)`` on.
     /// Fails, with nothing delivered to the daemon, when the connection has ended or the write fails.
     func send(_ frame: inout [UInt8]) -> Result<UInt32, CofferClientError> {
         let deadline: ContinuousClock.Instant? =
             timeoutMilliseconds > 0 ? ContinuousClock.now.advanced(by: .milliseconds(timeoutMilliseconds)) : nil
-        var needsWake = false
-        let result = state.withLock { state -> Result<UInt32, CofferClientError> in
-            if state.ended != nil || state.closeRequested { return .failure(.connectionClosed) }
-            let id = state.pending.insert(.sent(deadline: deadline))
-            RequestFrame.setRequestID(id, in: &frame)
-            guard state.outbox.isEmpty else {
-                state.outbox.append(contentsOf: frame)
-                return .success(id)
+        let registered = state.withLock { state -> UInt32? in
+            guard state.ended == nil, !state.closeRequested else { return nil }
+            return state.pending.insert(.sent(deadline: deadline))
+        }
+        guard let id = registered else { return .failure(.connectionClosed) }
+        RequestFrame.setRequestID(id, in: &frame)
+        switch write(frame) {
+        case .written:
+            return .success(id)
+        case .queued(let needsWake):
+            if needsWake { try? wake.signal() }  // the I/O thread arms EPOLLOUT for the rest
+            return .success(id)
+        case .failed:
+            // Part of a frame may have gone out: the stream is out of step, so this connection is finished. The
+            // daemon never runs an incomplete frame, so the request was not delivered.
+            state.withLock { state in
+                _ = state.pending.remove(id)
+                state.closeRequested = true
+            }
+            try? wake.signal()
+            return .failure(.connectionClosed)
+        }
+    }
+
+    private func write(_ frame: [UInt8]) -> WriteOutcome {
+        writer.withLock { writer -> WriteOutcome in
+            if writer.stopped { return .failed }
+            guard writer.outbox.isEmpty else {
+                writer.outbox.append(contentsOf: frame)  // behind bytes already queued; the I/O thread is armed
+                return .queued(wake: false)
             }
             var written = 0
             do {
@@ -123,21 +158,13 @@ final class AsyncConnection: Sendable {
                     return done
                 }
             } catch {
-                _ = state.pending.remove(id)
-                // Part of a frame may have gone out: the stream is out of step, so this connection is finished.
-                // The daemon never runs an incomplete frame, so the request was not delivered.
-                state.closeRequested = true
-                needsWake = true
-                return .failure(.connectionClosed)
+                writer.stopped = true
+                return .failed
             }
-            if written < frame.count {
-                state.outbox.append(contentsOf: frame[written...])
-                needsWake = true  // the I/O thread arms EPOLLOUT for the rest
-            }
-            return .success(id)
+            guard written < frame.count else { return .written }
+            writer.outbox.append(contentsOf: frame[written...])
+            return .queued(wake: true)
         }
-        if needsWake { try? wake.signal() }
-        return result
     }
 
     /// Waits for the reply to request `id`. Cancelling the task fails the wait with
@@ -146,7 +173,7 @@ final class AsyncConnection: Sendable {
         await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: Continuation) in attach(continuation, to: id) }
         } onCancel: {
-            finish(id, with: .failure(.cancelled))
+            finish([(id, .failure(.cancelled))])
         }
     }
 
@@ -166,21 +193,25 @@ final class AsyncConnection: Sendable {
         if let ready { continuation.resume(returning: ready) }
     }
 
-    /// Completes request `id` with `reply` unless it already completed (a late reply after a cancel is dropped).
-    private func finish(_ id: UInt32, with reply: Reply) {
-        let continuation = state.withLock { state -> Continuation? in
-            switch state.pending[id] {
-            case .sent?:
-                state.pending[id] = .done(reply)
-                return nil
-            case .waiting(let continuation, _)?:
-                _ = state.pending.remove(id)
-                return continuation
-            case .done?, nil:
-                return nil
+    /// Completes requests with their replies, under one lock, unless they already completed (a late reply after a
+    /// cancel or a timeout is dropped); resumes the waiters afterwards.
+    private func finish(_ replies: [(UInt32, Reply)]) {
+        let ready = state.withLock { state -> [(Continuation, Reply)] in
+            var ready: [(Continuation, Reply)] = []
+            for (id, reply) in replies {
+                switch state.pending[id] {
+                case .sent?:
+                    state.pending[id] = .done(reply)
+                case .waiting(let continuation, _)?:
+                    _ = state.pending.remove(id)
+                    ready.append((continuation, reply))
+                case .done?, nil:
+                    break
+                }
             }
+            return ready
         }
-        continuation?.resume(returning: reply)
+        for (continuation, reply) in ready { continuation.resume(returning: reply) }
     }
 
     // MARK: I/O thread
@@ -188,11 +219,13 @@ final class AsyncConnection: Sendable {
     private func runLoop() {
         var decoder = FrameDecoder()
         var events: [Epoll.Event] = []
+        var replies: [(UInt32, Reply)] = []
         var writable = false
+        var timeout = pollTimeout()
         let end: CofferClientError
         loop: while true {
             do {
-                try epoll.wait(into: &events, timeoutMilliseconds: pollTimeout())
+                try epoll.wait(into: &events, timeoutMilliseconds: timeout)
             } catch {
                 end = CofferClientError.transport(error)
                 break loop
@@ -204,7 +237,10 @@ final class AsyncConnection: Sendable {
             }
             // Reads first: they free the daemon to read more of what is queued.
             if events.contains(where: { $0.userData == 0 }) {
-                if let failure = readAvailable(&decoder) {
+                let failure = readAvailable(&decoder, into: &replies)
+                finish(replies)
+                replies.removeAll(keepingCapacity: true)
+                if let failure {
                     end = failure
                     break loop
                 }
@@ -226,34 +262,55 @@ final class AsyncConnection: Sendable {
             case .success:
                 break
             }
-            expireDeadlines()
+            timeout = expireDeadlinesAndComputeTimeout()
         }
         shutdown(end)
         decoder.reset()
     }
 
-    /// Milliseconds until the earliest deadline. With nothing in flight: one whole request timeout (-1 without one).
+    /// Milliseconds until the earliest deadline; with nothing in flight, one whole request timeout (-1 without one).
     /// Callers do not wake this thread when they send, so a request sent while it sleeps must not outlive its
-    /// deadline by more than a moment: its deadline is at least one timeout after the sleep began, and the sleep ends
-    /// by then, and re-arms for the exact remainder. That costs one idle wake-up per timeout, and nothing per request.
-    private func pollTimeout() -> Int32 {
-        let earliest = state.withLock { state -> ContinuousClock.Instant? in
-            var earliest: ContinuousClock.Instant?
-            for waiter in state.pending.entries.values {
-                if let deadline = waiter.deadline, earliest.map({ deadline < $0 }) ?? true { earliest = deadline }
-            }
-            return earliest
-        }
-        guard let earliest else { return timeoutMilliseconds > 0 ? Int32(clamping: timeoutMilliseconds) : -1 }
+    /// deadline by more than a moment: its deadline is at least one timeout after the sleep began, the sleep ends by
+    /// then, and re-arms for the exact remainder. That costs one idle wake-up per timeout, and nothing per request.
+    private func pollTimeout(earliest: ContinuousClock.Instant? = nil) -> Int32 {
+        guard timeoutMilliseconds > 0 else { return -1 }
+        guard let earliest else { return Int32(clamping: timeoutMilliseconds) }
         let remaining = ContinuousClock.now.duration(to: earliest)
         if remaining <= .zero { return 0 }
         let (seconds, attoseconds) = remaining.components
-        let milliseconds = seconds * 1_000 + attoseconds / 1_000_000_000_000_000 + 1
-        return Int32(clamping: milliseconds)
+        return Int32(clamping: seconds * 1_000 + attoseconds / 1_000_000_000_000_000 + 1)
     }
 
-    /// Reads everything the socket has and routes each complete frame; a non-nil result ends the connection.
-    private func readAvailable(_ decoder: inout FrameDecoder) -> CofferClientError? {
+    /// Fails the requests past their deadline and returns the next epoll timeout.
+    private func expireDeadlinesAndComputeTimeout() -> Int32 {
+        guard timeoutMilliseconds > 0 else { return -1 }
+        let now = ContinuousClock.now
+        var earliest: ContinuousClock.Instant?
+        let expired = state.withLock { state -> [UInt32] in
+            var expired: [UInt32] = []
+            for (id, waiter) in state.pending.entries {
+                guard let deadline = waiter.deadline else { continue }
+                if deadline <= now {
+                    expired.append(id)
+                } else if earliest.map({ deadline < $0 }) ?? true {
+                    earliest = deadline
+                }
+            }
+            return expired
+        }
+        if !expired.isEmpty {
+            finish(expired.map { ($0, .failure(.timedOut(milliseconds: timeoutMilliseconds))) })
+        }
+        return pollTimeout(earliest: earliest)
+    }
+
+    /// Reads everything the socket has and collects each complete frame's reply; a non-nil result ends the
+    /// connection (the replies collected before it are still delivered).
+    private func readAvailable(
+        _ decoder: inout FrameDecoder, into replies: inout [(UInt32, Reply)]
+    )
+        -> CofferClientError?
+    {
         while true {
             var outcome: IOResult = .wouldBlock
             var failure: CofferClientError?
@@ -277,7 +334,7 @@ final class AsyncConnection: Sendable {
                 }
                 guard let frame else { break }
                 switch frame {
-                case .reply(let id, let reply): finish(id, with: reply)
+                case .reply(let id, let reply): replies.append((id, reply))
                 case .fatal(let error): return error
                 }
             }
@@ -291,11 +348,11 @@ final class AsyncConnection: Sendable {
 
     /// Writes queued bytes; `.success(true)` when some remain (wait for EPOLLOUT).
     private func flushOutbox() -> Result<Bool, CofferClientError> {
-        state.withLock { state -> Result<Bool, CofferClientError> in
-            guard !state.outbox.isEmpty else { return .success(false) }
-            var start = state.outboxStart
+        writer.withLock { writer -> Result<Bool, CofferClientError> in
+            guard !writer.outbox.isEmpty, !writer.stopped else { return .success(false) }
+            var start = writer.outboxStart
             do {
-                try state.outbox.withUnsafeBytes { raw in
+                try writer.outbox.withUnsafeBytes { raw in
                     while start < raw.count {
                         switch try socket.send(UnsafeRawBufferPointer(rebasing: raw[start...])) {
                         case .bytes(let count): start += count
@@ -305,28 +362,18 @@ final class AsyncConnection: Sendable {
                     }
                 }
             } catch {
+                writer.stopped = true
                 return .failure(CofferClientError.transport(error))
             }
-            if start < state.outbox.count {
-                state.outboxStart = start
+            if start < writer.outbox.count {
+                writer.outboxStart = start
                 return .success(true)
             }
-            wipe(&state.outbox)
-            state.outbox = []
-            state.outboxStart = 0
+            wipe(&writer.outbox)
+            writer.outbox = []
+            writer.outboxStart = 0
             return .success(false)
         }
-    }
-
-    private func expireDeadlines() {
-        let now = ContinuousClock.now
-        let expired = state.withLock { state -> [UInt32] in
-            state.pending.entries.compactMap { id, waiter in
-                guard let deadline = waiter.deadline, deadline <= now else { return nil }
-                return id
-            }
-        }
-        for id in expired { finish(id, with: .failure(.timedOut(milliseconds: timeoutMilliseconds))) }
     }
 
     /// Ends the connection: no new requests, every waiter fails with `error`, the socket closes.
@@ -343,12 +390,15 @@ final class AsyncConnection: Sendable {
                 case .done: break
                 }
             }
-            wipe(&state.outbox)
-            state.outbox = []
-            state.outboxStart = 0
             return continuations
         }
         for continuation in continuations { continuation.resume(returning: .failure(error)) }
-        socket.close()
+        writer.withLock { writer in
+            writer.stopped = true
+            wipe(&writer.outbox)
+            writer.outbox = []
+            writer.outboxStart = 0
+            socket.close()
+        }
     }
 }

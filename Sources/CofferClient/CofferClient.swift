@@ -1,6 +1,5 @@
 import CofferCore
 import CofferProtocol
-import Synchronization
 
 /// The async client: every Secrets Manager operation as an `async` method with AWS's parameter names, over one
 /// reused, pipelined connection.
@@ -26,14 +25,14 @@ public final class CofferClient: Sendable {
     public let socketPath: String
     public let options: ConnectionOptions
 
-    private struct State {
+    private struct State: Sendable {
         var connection: AsyncConnection?
         /// The connection being opened (connect and Hello); concurrent first calls wait for this one.
         var opening: Task<Result<AsyncConnection, CofferClientError>, Never>?
         var server: ServerInfo?
     }
 
-    private let state = Mutex(State())
+    private let state = Locked(State())
 
     /// A client for the daemon at `socketPath`. Nothing is opened until the first call. With
     /// ``ConnectionOptions/handshake`` (the default here) each new connection starts with Hello.

@@ -1,7 +1,6 @@
 import CofferCore
 import CofferProtocol
 import CofferSystem
-import Synchronization
 
 /// Settings shared by ``CofferConnection`` and ``CofferClient``.
 public struct ConnectionOptions: Sendable, Hashable {
@@ -34,7 +33,7 @@ public final class CofferConnection: Sendable {
     public let socketPath: String
     public let options: ConnectionOptions
 
-    private struct State: ~Copyable {
+    private struct State: ~Copyable, Sendable {
         var socket: FileDescriptor?
         var decoder = FrameDecoder()
         var nextID: UInt32 = 1
@@ -47,7 +46,7 @@ public final class CofferConnection: Sendable {
         }
     }
 
-    private let state = Mutex(State())
+    private let state = Locked(State())
 
     /// A connection to `socketPath` (see ``CofferSocketPath``). Nothing is opened until the first call.
     public init(socketPath: String = CofferSocketPath.client(), options: ConnectionOptions = ConnectionOptions()) {

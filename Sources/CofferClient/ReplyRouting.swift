@@ -78,6 +78,8 @@ struct PendingTable<Entry> {
     static func successor(of id: UInt32) -> UInt32 { id == UInt32.max ? 1 : id + 1 }
 }
 
+extension PendingTable: Sendable where Entry: Sendable {}
+
 /// What one frame from the daemon means.
 enum IncomingFrame {
     /// The answer to request `requestID`: a document or an error. The connection stays usable.
