@@ -51,7 +51,10 @@ let package = Package(
                 "CofferCore", "CofferServer", "CofferSystem", "CofferVault", "CofferCrypto",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
-            swiftSettings: strict
+            swiftSettings: strict,
+            // Release builds carry the Swift runtime (a service must not depend on the toolchain in /opt/swift);
+            // glibc, libsodium and SQLite stay shared system libraries, updated by the distribution.
+            linkerSettings: [.unsafeFlags(["-static-stdlib"], .when(configuration: .release))]
         ),
         .executableTarget(
             name: "coffer",
