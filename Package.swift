@@ -53,8 +53,13 @@ let package = Package(
             ],
             swiftSettings: strict,
             // Release builds carry the Swift runtime (a service must not depend on the toolchain in /opt/swift);
-            // glibc, libsodium and SQLite stay shared system libraries, updated by the distribution.
-            linkerSettings: [.unsafeFlags(["-static-stdlib"], .when(configuration: .release))]
+            // glibc, libsodium and SQLite stay shared system libraries, updated by the distribution. The extra archives
+            // are what the static FoundationEssentials (linked by ArgumentParser) needs.
+            linkerSettings: [
+                .unsafeFlags(
+                    ["-static-stdlib", "-l_FoundationCollections", "-lswiftSynchronization", "-l_FoundationCShims"],
+                    .when(configuration: .release))
+            ]
         ),
         .executableTarget(
             name: "coffer",
