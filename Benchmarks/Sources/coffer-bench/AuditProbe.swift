@@ -7,7 +7,7 @@ import Glibc
 ///
 /// Each iteration builds one GetSecretValue-shaped record and appends it, as a worker does for a request answered
 /// alone in its event-loop iteration (`write` with a batch of one: one `write(2)`). The trace members a real record
-/// carries (resource, version, decision reasons) are filled in through `hashedFields` with strings of the same
+/// carries (resource, version, decision reasons) are filled in through `fields` with strings of the same
 /// sizes, because `AuditTrace` is written only by the vault; the record sizes are reported side by side with a real
 /// record from the daemon's log so that the two can be compared.
 enum AuditProbe {
@@ -33,7 +33,7 @@ enum AuditProbe {
             AuditRecord(
                 time: SystemClock().now(), socket: "client", connectionID: 16, requestID: UInt32(truncatingIfNeeded: n),
                 operation: "GetSecretValue", caller: caller, trace: nil, error: nil,
-                hashedFields: [
+                fields: [
                     ("resource", arn), ("versionId", "4b2e7b9a-3c1d-4e8f-9a0b-1c2d3e4f5a6b"),
                     ("versionStage", "AWSCURRENT"), ("matched", "root"),
                 ])
