@@ -212,6 +212,44 @@ int cb_connect_rtt(const char *path, const cb_requests *requests, size_t warmup,
     return result;
 }
 
+int cb_write_pairs(const char *path, const cb_requests *requests, cb_sqlite *baseline, size_t warmup,
+                   size_t iterations, uint64_t *request_ns, uint64_t *insert_ns, cb_counts *counts) {
+    if (requests->count == 0) return -EINVAL;
+    int fd = cb_connect(path);
+    if (fd < 0) return fd;
+    reader r;
+    if (reader_init(&r, fd) != 0) {
+        close(fd);
+        return -ENOMEM;
+    }
+    int result = 0;
+    memset(counts, 0, sizeof(*counts));
+    for (size_t i = 0; i < warmup + iterations; i++) {
+        uint64_t inserted = 0;
+        result = cb_sqlite_insert_one(baseline, &inserted);
+        if (result < 0) break;
+        size_t index = i % requests->count;
+        const uint8_t *frame = requests->bytes + requests->offsets[index];
+        size_t length = requests->offsets[index + 1] - requests->offsets[index];
+        uint64_t t0 = cb_now_ns();
+        int rc = write_all(fd, frame, length);
+        int kind = rc < 0 ? rc : reader_next(&r);
+        uint64_t t1 = cb_now_ns();
+        if (kind < 0) {
+            result = kind;
+            break;
+        }
+        if (i >= warmup) {
+            request_ns[i - warmup] = t1 - t0;
+            insert_ns[i - warmup] = inserted;
+            count_kind(counts, kind);
+        }
+    }
+    reader_free(&r);
+    close(fd);
+    return result;
+}
+
 // MARK: Closed-loop throughput
 
 typedef struct {

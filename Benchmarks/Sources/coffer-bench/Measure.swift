@@ -98,6 +98,31 @@ enum Measure {
         return (status, String(decoding: buffer.prefix(length), as: UTF8.self))
     }
 
+    /// PutSecretValue round trips and raw fsync'd SQLite inserts, alternating one by one (see `cb_write_pairs`).
+    static func writePairs(
+        _ path: String, _ requests: RequestSet, databasePath: String, blobBytes: Int, warmup: Int, iterations: Int
+    ) throws -> (requests: [UInt64], inserts: [UInt64]) {
+        guard let baseline = cb_sqlite_open(databasePath, blobBytes) else {
+            throw BenchError("raw SQLite baseline at \(databasePath) could not be prepared")
+        }
+        defer { cb_sqlite_close(baseline) }
+        var puts = [UInt64](repeating: 0, count: iterations)
+        var inserts = [UInt64](repeating: 0, count: iterations)
+        var counts = cb_counts()
+        let rc = requests.withView { view in
+            puts.withUnsafeMutableBufferPointer { putBuffer in
+                inserts.withUnsafeMutableBufferPointer { insertBuffer in
+                    cb_write_pairs(
+                        path, view, baseline, warmup, iterations, putBuffer.baseAddress, insertBuffer.baseAddress,
+                        &counts)
+                }
+            }
+        }
+        try BenchError.check(rc, "PutSecretValue / SQLite insert pairs")
+        guard counts.errors == 0 else { throw BenchError("PutSecretValue: \(counts.errors) error replies") }
+        return (puts, inserts)
+    }
+
     /// Raw fsync'd SQLite inserts (one row per transaction).
     static func sqliteInserts(path: String, blobBytes: Int, warmup: Int, iterations: Int) throws -> [UInt64] {
         var samples = [UInt64](repeating: 0, count: iterations)

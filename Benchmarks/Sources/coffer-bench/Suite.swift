@@ -328,29 +328,20 @@ final class Suite {
     }
 
     func writes(_ coffer: ServerProcess, _ names: NumberedNames) throws {
-        report.begin("PutSecretValue (WAL, synchronous=FULL; raw: one fsync'd SQLite insert per transaction)")
+        report.begin(
+            "PutSecretValue vs one fsync'd SQLite insert per transaction (WAL, synchronous=FULL), alternating one by one"
+        )
         let (template, offset) = try names.template { try Requests.putSecretValue($0) }
         let puts = RequestSet(
             template: template, digitsOffset: offset, width: names.width, numbers: Array(0..<settings.putPool))
         let rawPath = paths.work + "/main/raw-baseline.db"
-        var coffers = Samples()
-        var raws = Samples()
-        for round in 0..<settings.latencyRounds {
-            progress("put vs raw SQLite insert, round \(round + 1)/\(settings.latencyRounds)")
-            for which in rotated([true, false], round) {
-                if which {
-                    coffers.add(
-                        try Measure.roundTrips(
-                            coffer.socketPath, puts, warmup: settings.putWarmup, iterations: settings.putIterations,
-                            what: "PutSecretValue"))
-                } else {
-                    raws.add(
-                        try Measure.sqliteInserts(
-                            path: rawPath, blobBytes: 160, warmup: settings.putWarmup,
-                            iterations: settings.putIterations))
-                }
-            }
-        }
+        // Interleaved operation by operation, so no slices are needed: one prepared baseline database for all.
+        progress("put vs raw SQLite insert, alternating one by one")
+        let pairs = try Measure.writePairs(
+            coffer.socketPath, puts, databasePath: rawPath, blobBytes: 160, warmup: settings.putWarmup,
+            iterations: settings.putIterations * settings.latencyRounds)
+        let coffers = Samples(pairs.requests)
+        let raws = Samples(pairs.inserts)
         let ratio = coffers.p50 / raws.p50
         report.set("put_p50_us", coffers.p50)
         report.set("put_p99_us", coffers.p99)

@@ -78,6 +78,20 @@ void cb_write_digits(uint8_t *out, size_t width, uint64_t n);
 /// `blob_bytes` random blob, autocommit. Records `iterations` commits after `warmup`. Removes the files at the end.
 int cb_sqlite_insert(const char *path, size_t blob_bytes, size_t warmup, size_t iterations, uint64_t *samples_ns);
 
+/// The same baseline one commit at a time (to interleave it with the daemon's writes): open prepares the database
+/// (removing old files, prefilling the WAL); insert_one commits one row and stores its time; close removes the files.
+typedef struct cb_sqlite cb_sqlite;
+cb_sqlite *cb_sqlite_open(const char *path, size_t blob_bytes);
+int cb_sqlite_insert_one(cb_sqlite *baseline, uint64_t *elapsed_ns);
+void cb_sqlite_close(cb_sqlite *baseline);
+
+/// Durable writes measured in pairs on one persistent connection: each iteration commits one raw SQLite row, then
+/// sends one request (frame i % count, a PutSecretValue) and waits for its reply. Alternating operation by operation
+/// gives both sides the same disk conditions and the same pause before each fsync (a back-to-back fsync loop is
+/// slower on this virtual disk than fsyncs separated by other work). The first `warmup` pairs are not recorded.
+int cb_write_pairs(const char *path, const cb_requests *requests, cb_sqlite *baseline, size_t warmup,
+                   size_t iterations, uint64_t *request_ns, uint64_t *insert_ns, cb_counts *counts);
+
 /// The SQLite library version string.
 const char *cb_sqlite_version(void);
 
