@@ -22,6 +22,9 @@ struct Coffer: ParsableCommand {
               coffer versions app/db
               coffer rm app/db                  # recoverable for 30 days
               coffer call ListSecrets '{"MaxResults": 5}'
+              coffer run --env DB_PASSWORD=app/db -- ./server
+              coffer render --file /run/app/db-password=app/db:0400
+              coffer admin status               # administration: the admin socket (root)
 
             Exit status: 0 success; 252 usage error; 254 the daemon answered with an error (printed as \
             {"__type": ..., "Message": ...} on stderr, as the AWS CLI does); 255 the daemon could not be reached.
@@ -32,7 +35,7 @@ struct Coffer: ParsableCommand {
         version: "0.1.0",
         subcommands: [
             Get.self, Put.self, Create.self, Describe.self, List.self, Versions.self, Remove.self, Restore.self,
-            TagCommand.self, Untag.self, Password.self, Call.self,
+            TagCommand.self, Untag.self, Password.self, Run.self, Render.self, Call.self, Admin.self,
         ]
     )
 

@@ -50,7 +50,8 @@ struct Session {
     }
 
     func report(_ error: CofferClientError, socketPath: String) -> ExitCode {
-        let (text, status) = CLIOutput.failure(error, socketPath: socketPath)
+        let role: SocketRole = socketPath == adminSocketPath && socketPath != self.socketPath ? .admin : .client
+        let (text, status) = CLIOutput.failure(error, socketPath: socketPath, role: role)
         _ = CLIOutputStream.write(text, to: 2)
         return ExitCode(status)
     }

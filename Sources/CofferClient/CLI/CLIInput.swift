@@ -41,6 +41,18 @@ package enum CLIInput {
         }
     }
 
+    /// Opens a file to read line by line (`coffer admin import`): never through a symbolic link, never a terminal
+    /// as the controlling one. The caller closes the descriptor.
+    package static func open(path: String) throws(UsageError) -> Int32 {
+        let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY)
+        guard fd >= 0 else {
+            let code = errno
+            let why = code == ELOOP ? "it is a symbolic link" : SystemError.message(for: code)
+            throw UsageError("Cannot read \(path): \(why).")
+        }
+        return fd
+    }
+
     /// Whether `fd` is a terminal (a value typed by hand, or nothing piped in).
     package static func isTerminal(_ fd: Int32) -> Bool { isatty(fd) == 1 }
 }

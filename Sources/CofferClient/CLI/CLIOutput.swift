@@ -24,12 +24,28 @@ package enum CLIOutput {
 
     /// What to print on stderr for a failed call, and the exit status: the error JSON (254) for an answer from the
     /// daemon; for transport failures (255), a sentence that names the socket and says how to start the daemon.
-    package static func failure(_ error: CofferClientError, socketPath: String) -> (text: String, status: Int32) {
+    /// `role` says which socket it was: the admin socket's hints name its own option and variable.
+    package static func failure(
+        _ error: CofferClientError, socketPath: String, role: SocketRole = .client
+    ) -> (text: String, status: Int32) {
         let status = CLIExit.status(for: error)
         let text: String
         switch error {
         case .service(let name, let message):
             text = errorJSON(name: name, message: message)
+        case .socketNotFound(let path) where role == .admin:
+            text =
+                "coffer: cannot connect to the Coffer daemon's admin socket: there is no socket at \(path).\n"
+                + adminHint
+        case .connectionRefused(let path) where role == .admin:
+            text =
+                "coffer: cannot connect to the Coffer daemon's admin socket: \(path) exists but no daemon is listening "
+                + "on it (it stopped or crashed).\n" + adminHint
+        case .permissionDenied(let path) where role == .admin:
+            text =
+                "coffer: cannot connect to the Coffer daemon's admin socket at \(path): permission denied.\n"
+                + "  Administration is for root (sudo coffer admin ...) or for the members of the group the\n"
+                + "  configuration names in adminSocketGroup.\n"
         case .socketNotFound(let path):
             text = "coffer: cannot connect to the Coffer daemon: there is no socket at \(path).\n" + startHint
         case .connectionRefused(let path):
@@ -52,6 +68,12 @@ package enum CLIOutput {
         }
         return (text, status)
     }
+
+    private static let adminHint = """
+          Is cofferd running? A system daemon's admin socket is \(CofferSocketPath.systemAdminDefault); under `make run`
+          it is $PWD/.coffer/run/admin.sock. Choose it with --admin-socket PATH or COFFER_ADMIN_SOCKET.
+
+        """
 
     private static let startHint = """
           Is cofferd running? In a Coffer checkout, start a development daemon with `make run`
