@@ -43,9 +43,12 @@ public struct ARN: Sendable, Hashable, CustomStringConvertible {
 
 /// Where this vault lives in ARN space: partition, region and 12-digit account id (generated at vault creation).
 public struct VaultIdentity: Sendable, Hashable {
-    public var partition: String
-    public var region: String
-    public var accountID: String
+    public let partition: String
+    public let region: String
+    public let accountID: String
+    /// Prefix shared by every secret ARN of this vault, up to and including `secret:` (built once: it is on every
+    /// request's path).
+    public let secretARNPrefix: String
 
     public static let defaultPartition = "coffer"
     public static let defaultRegion = "local"
@@ -57,15 +60,13 @@ public struct VaultIdentity: Sendable, Hashable {
         self.partition = partition
         self.region = region
         self.accountID = accountID
+        self.secretARNPrefix = "arn:\(partition):secretsmanager:\(region):\(accountID):secret:"
     }
 
     /// `arn:coffer:secretsmanager:local:<account>:secret:<name>-<suffix>`
     public func secretARN(name: String, suffix: String) -> String {
         "arn:\(partition):secretsmanager:\(region):\(accountID):secret:\(name)-\(suffix)"
     }
-
-    /// Prefix shared by every secret ARN of this vault, up to and including `secret:`.
-    public var secretARNPrefix: String { "arn:\(partition):secretsmanager:\(region):\(accountID):secret:" }
 
     /// `arn:coffer:iam::<account>:<kind>/<name>` for users, groups, roles and policies.
     public func iamARN(_ kind: String, _ name: String) -> String {

@@ -30,6 +30,35 @@ public struct Timestamp: Sendable, Hashable, Comparable, CustomStringConvertible
         return "\(pad(y, 4))-\(pad(mo, 2))-\(pad(d, 2))T\(pad(h, 2)):\(pad(mi, 2)):\(pad(s, 2)).\(pad(ms, 3))000+00:00"
     }
 
+    /// Appends ``iso8601``'s text as UTF-8 bytes, without building a `String` (the audit log writes one per request).
+    public func appendISO8601(to out: inout [UInt8]) {
+        let (y, mo, d, h, mi, s, ms) = components
+        func digits(_ value: Int, _ width: Int) {
+            var divisor = 1
+            for _ in 1..<width { divisor *= 10 }
+            var v = value
+            while divisor > 0 {
+                out.append(UInt8(ascii: "0") + UInt8((v / divisor) % 10))
+                v %= divisor
+                divisor /= 10
+            }
+        }
+        digits(y, 4)
+        out.append(UInt8(ascii: "-"))
+        digits(mo, 2)
+        out.append(UInt8(ascii: "-"))
+        digits(d, 2)
+        out.append(UInt8(ascii: "T"))
+        digits(h, 2)
+        out.append(UInt8(ascii: ":"))
+        digits(mi, 2)
+        out.append(UInt8(ascii: ":"))
+        digits(s, 2)
+        out.append(UInt8(ascii: "."))
+        digits(ms, 3)
+        out.append(contentsOf: [48, 48, 48, 43, 48, 48, 58, 48, 48])  // "000+00:00"
+    }
+
     /// `2026-11-29T14:13:41Z` (IAM's `aws:CurrentTime` format).
     public var iso8601Seconds: String {
         let (y, mo, d, h, mi, s, _) = components

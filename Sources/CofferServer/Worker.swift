@@ -372,7 +372,7 @@ final class Worker: @unchecked Sendable {
                 record = AuditRecord(
                     time: SystemClock().now(), socket: socket, connectionID: id, requestID: header.requestID,
                     operation: operation.name, caller: caller, trace: trace, error: error,
-                    hashedFields: token.map { [("clientRequestToken", audit.hashed($0))] } ?? [])
+                    fields: token.map { [("clientRequestToken", audit.hashed($0))] } ?? [])
             }
             var bytes: [UInt8] = []
             Worker.encode(header: header, result, into: &bytes)

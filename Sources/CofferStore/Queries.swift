@@ -13,6 +13,7 @@ enum Q: Int {
     case countSecrets, countVersions, allSeals, updateSeal
     case setRotation, setLastRotated
     case masterKeys, insertMasterKey
+    case secretAndStageByName, secretAndStageByARN
 }
 
 let secretColumns = """
@@ -24,6 +25,10 @@ let versionColumns = """
     secret_id, version_id, seq, created_ms, last_accessed_ms, is_binary, format, master_key_id, data_key_id,
     wrapped_key, value_nonce, ciphertext
     """
+
+extension Substring {
+    var trimmedSQL: String { String(self.drop(while: { $0 == " " || $0 == "\n" })) }
+}
 
 /// Reads shared by reader connections and the writer's transaction.
 public protocol StoreQueries {
@@ -72,6 +77,42 @@ extension StoreQueries {
         var out: [(UInt32, [UInt8], Int64?)] = []
         while try s.step() { out.append((UInt32(truncatingIfNeeded: s.int64(0)), s.blob(1), s.optionalInt64(2))) }
         return out
+    }
+
+    /// The hot path of GetSecretValue in one statement: the secret (by name or ARN), the version holding `stage`, and
+    /// that version's labels. Nil if no such secret; the version is nil if no version holds the label.
+    public func secretWithStage(
+        named name: String?, arn: String?, stage: String
+    ) throws(SQLiteError)
+        -> (SecretRow, VersionRow?, [String])?
+    {
+        let byName = name != nil
+        let s = try connection.cached(
+            byName ? Q.secretAndStageByName.rawValue : Q.secretAndStageByARN.rawValue,
+            """
+            SELECT \(secretColumns.split(separator: ",").map { "s." + $0.trimmedSQL }.joined(separator: ", ")),
+                   v.secret_id, v.version_id, v.seq, v.created_ms, v.last_accessed_ms, v.is_binary, v.format,
+                   v.master_key_id, v.data_key_id, v.wrapped_key, v.value_nonce, v.ciphertext,
+                   (SELECT group_concat(l.stage, char(31)) FROM stages l
+                     WHERE l.secret_id = v.secret_id AND l.version_id = v.version_id)
+            FROM secrets s
+            LEFT JOIN stages st ON st.secret_id = s.id AND st.stage = ?2
+            LEFT JOIN versions v ON v.secret_id = st.secret_id AND v.version_id = st.version_id
+            WHERE \(byName ? "s.name" : "s.arn") = ?1
+            """)
+        defer { s.reset() }
+        s.bind(0, name ?? arn ?? "").bind(1, stage)
+        guard try s.step() else { return nil }
+        let secret = row(s)
+        guard !s.isNull(17) else { return (secret, nil, []) }
+        let v = VersionRow(
+            secretID: s.int64(16), versionID: s.text(17), seq: s.int64(18), createdMs: s.int64(19),
+            lastAccessedMs: s.optionalInt64(20), isBinary: s.int64(21) != 0,
+            seal: StoredSeal(
+                format: Int(s.int64(22)), masterKeyID: UInt32(truncatingIfNeeded: s.int64(23)),
+                dataKeyID: s.blob(24), wrappedKey: s.blob(25), valueNonce: s.blob(26), ciphertext: s.blob(27)))
+        let stages = s.optionalText(28).map { $0.split(separator: "\u{1F}").map(String.init).sorted() } ?? []
+        return (secret, v, stages)
     }
 
     public func secret(named name: String) throws(SQLiteError) -> SecretRow? {

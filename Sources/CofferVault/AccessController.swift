@@ -86,6 +86,16 @@ public final class AccessController: Authorizer {
         return AuthorizationResult(decision, principalARN: context.principalARN)
     }
 
+    /// Tags matter only to policies that mention them (a cheap, conservative text test done once per compilation).
+    public func needsResourceTags(for caller: Caller, resourcePolicy: String?) -> Bool {
+        let snap = current
+        let principal = principal(for: caller, in: snap)
+        if case .administrator = principal { return false }
+        if case .missingRole = principal { return false }
+        if let resourcePolicy, IAMSnapshot.mentionsTags(resourcePolicy) { return true }
+        return snap.compiled(principal).mentionsTags
+    }
+
     /// Evaluates with explicit policy sources (IAM's simulator): no administrator shortcut, no stored policies.
     func simulate(
         _ policies: [PolicySource], resourcePolicy: PolicySource?, context: RequestContext
@@ -197,6 +207,7 @@ final class IAMSnapshot: Sendable {
     struct CompiledPrincipal: Sendable {
         var set: PolicySet
         var mentionsProcessKeys: Bool
+        var mentionsTags: Bool
         var sources: [PolicySource]
     }
 
@@ -266,13 +277,17 @@ final class IAMSnapshot: Sendable {
         }
         let compiled = CompiledPrincipal(
             set: PolicySet(identityPolicies: all.map(\.0)),
-            mentionsProcessKeys: all.contains { IAMSnapshot.mentionsProcessKeys($0.1) }, sources: all.map(\.0))
+            mentionsProcessKeys: all.contains { IAMSnapshot.mentionsProcessKeys($0.1) },
+            mentionsTags: all.contains { IAMSnapshot.mentionsTags($0.1) }, sources: all.map(\.0))
         cache.withLock { table in
             if table.count >= 4_096 { table.removeAll(keepingCapacity: true) }
             table[key] = compiled
         }
         return compiled
     }
+
+    /// Whether a policy text can test a secret's tags (`…:ResourceTag/…`).
+    static func mentionsTags(_ text: String) -> Bool { text.lowercased().contains("resourcetag") }
 
     /// Whether a policy text uses the keys that need `/proc` (read only then).
     static func mentionsProcessKeys(_ text: String) -> Bool {

@@ -50,6 +50,12 @@ public struct AuthorizationResult: Sendable, Equatable {
 /// Decides requests. The daemon plugs in the IAM policy engine; the engine's own tests may use others.
 public protocol Authorizer: Sendable {
     func authorize(_ request: AuthorizationRequest) -> AuthorizationResult
+    /// Whether a decision for `caller` can depend on the secret's tags (if not, the vault does not read them).
+    func needsResourceTags(for caller: Caller, resourcePolicy: String?) -> Bool
+}
+
+extension Authorizer {
+    public func needsResourceTags(for caller: Caller, resourcePolicy: String?) -> Bool { true }
 }
 
 /// The safe default before any policy exists: uid 0 may do everything, nobody else anything.

@@ -25,13 +25,41 @@ extension Vault {
         if versionID == nil && stage == nil { keys["secretsmanager:versionstage"] = [Stage.current] }
 
         let db = reader.store
-        let (secret, _) = try resolve(
-            reference, caller, "secretsmanager:GetSecretValue", in: db, now: now,
-            requestKeys: keys)
-        if secret.isScheduledForDeletion { throw ServiceError.markedForDeletion }
-        let version = try fetchVersion(secret, versionID: versionID, stage: stage, in: db)
+        let secret: SecretRow
+        let version: VersionRow
+        let stages: [String]
+        if versionID == nil {
+            // Hot path: the secret, the version holding the label and its labels in one statement.
+            var name: String?
+            var arn: String?
+            switch reference {
+            case .name(let n), .partialARN(let n): name = n
+            case .fullARN(let a): arn = a
+            case .foreign: break
+            }
+            let label = stage ?? Stage.current
+            var found = name == nil && arn == nil ? nil : try db.secretWithStage(named: name, arn: arn, stage: label)
+            if let row = found?.0, let deletion = row.deletionMs, deletion <= now.milliseconds { found = nil }
+            (secret, _) = try authorizeResolved(
+                reference, found?.0, caller, "secretsmanager:GetSecretValue", in: db, requestKeys: keys,
+                withTags: false)
+            if secret.isScheduledForDeletion { throw ServiceError.markedForDeletion }
+            guard let current = found?.1 else {
+                throw ServiceError(
+                    .resourceNotFound,
+                    "Secrets Manager can't find the specified secret value for staging label: \(label)")
+            }
+            version = current
+            stages = found?.2 ?? []
+        } else {
+            (secret, _) = try resolve(
+                reference, caller, "secretsmanager:GetSecretValue", in: db, now: now, requestKeys: keys,
+                withTags: false)
+            if secret.isScheduledForDeletion { throw ServiceError.markedForDeletion }
+            version = try fetchVersion(secret, versionID: versionID, stage: stage, in: db)
+            stages = try db.stages(secretID: secret.id, versionID: version.versionID)
+        }
         caller.trace?.recordVersion(id: version.versionID, stage: stage ?? (versionID == nil ? Stage.current : nil))
-        let stages = try db.stages(secretID: secret.id, versionID: version.versionID)
         let response = try valueEntry(secret, version, stages, scratch: reader.scratch)
         recordAccess(secret, version, now)
         return response

@@ -56,16 +56,29 @@ extension Vault {
     }
 
     /// Resolves and authorizes; then requires existence. The order hides existence from callers who may not act.
+    /// Tags are read only when the caller's policies could test them, or when `withTags` (the operation needs them).
     func resolve(
         _ reference: SecretReference, _ caller: Caller, _ action: String, in db: some StoreQueries, now: Timestamp,
-        requestKeys: [String: [String]] = [:]
+        requestKeys: [String: [String]] = [:], withTags: Bool = true
     ) throws -> (SecretRow, [(key: String, value: String)]) {
         let row = try lookup(reference, in: db, now: now)
-        let tags = try row.map { try db.tags(secretID: $0.id) }
+        return try authorizeResolved(
+            reference, row, caller, action, in: db, requestKeys: requestKeys, withTags: withTags)
+    }
+
+    /// Authorizes `action` on an already looked-up secret (nil: missing), then requires it to exist.
+    func authorizeResolved(
+        _ reference: SecretReference, _ row: SecretRow?, _ caller: Caller, _ action: String, in db: some StoreQueries,
+        requestKeys: [String: [String]], withTags: Bool
+    ) throws -> (SecretRow, [(key: String, value: String)]) {
+        var tags: [(key: String, value: String)] = []
+        if let row, withTags || authorizer.needsResourceTags(for: caller, resourcePolicy: row.resourcePolicy) {
+            tags = try db.tags(secretID: row.id)
+        }
         try authorize(
-            caller, action, secret: row, tags: tags ?? [], resourceLabel: reference.resourceLabel(identity),
+            caller, action, secret: row, tags: tags, resourceLabel: reference.resourceLabel(identity),
             requestKeys: requestKeys)
-        guard let row, let tags else { throw ServiceError.secretNotFound }
+        guard let row else { throw ServiceError.secretNotFound }
         return (row, tags)
     }
 }

@@ -315,16 +315,17 @@ public final class Vault: Sendable {
     /// Authorizes `action` on a resolved (or absent) secret. Denials look the same whether or not the secret exists.
     func authorize(
         _ caller: Caller, _ action: String, secret: SecretRow?, tags: [(key: String, value: String)]?,
-        resourceLabel: String, requestKeys: [String: [String]] = [:]
+        resourceLabel: @autoclosure () -> String, requestKeys: [String: [String]] = [:]
     ) throws(ServiceError) {
+        let resource = secret?.arn ?? resourceLabel()
         let request = AuthorizationRequest(
-            caller: caller, action: action, resource: secret?.arn ?? resourceLabel, resourceTags: tags,
+            caller: caller, action: action, resource: resource, resourceTags: tags,
             resourcePolicy: secret?.resourcePolicy, requestKeys: requestKeys)
         let result = authorizer.authorize(request)
-        caller.trace?.recordDecision(result, resource: secret?.arn ?? resourceLabel)
+        caller.trace?.recordDecision(result, resource: resource)
         guard result.allowed else {
             var shown = request
-            shown.resource = resourceLabel
+            shown.resource = resourceLabel()
             throw ServiceError.accessDenied(shown, result)
         }
     }
