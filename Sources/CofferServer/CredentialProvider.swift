@@ -11,9 +11,12 @@ import Synchronization
 /// down its write side and reads to EOF. The provider trusts none of that address by itself: the peer must be uid 0
 /// (the system manager) and its cgroup — read through its pidfd, so a reused pid cannot be misattributed — must be
 /// `<unit>`'s. Then `secretsmanager:GetSecretValue` is authorized for the unit's **role** (no role: denied; root's
-/// administrator powers never apply here), the AWSCURRENT value is written and the connection closed. Anything
-/// else closes without data (systemd then fails the unit with status 243/CREDENTIALS), with an audit record and a
-/// log line saying why.
+/// administrator powers never apply here), the AWSCURRENT value is written and the connection closed.
+///
+/// A verified systemd request that is denied (or names a missing secret) is answered with more than systemd's
+/// 1 MiB credential limit, so that systemd fails the unit with status 243/CREDENTIALS: closing without data would
+/// make systemd 252 start the unit with an empty credential file (measured under a real systemd in nspawn). Peers
+/// that are not systemd get the connection closed. Every outcome has an audit record and a log line saying why.
 final class CredentialProvider: Sendable {
     let listener: UnixListener
     let vault: Vault
@@ -99,6 +102,8 @@ final class CredentialProvider: Sendable {
 
     private func serve(_ connection: FileDescriptor, _ reader: VaultReader) {
         defer { connection.close() }
+        // Accepted sockets are non-blocking; this exchange is sequential and bounded by SO_RCVTIMEO/SO_SNDTIMEO.
+        guard (try? connection.setNonBlocking(false)) != nil else { return }
         let peer: PeerCredentials
         do {
             peer = try PeerCredentials.read(from: connection)
@@ -135,22 +140,42 @@ final class CredentialProvider: Sendable {
         switch result {
         case .failure(let error):
             logger.notice(
-                "credentials: \(request.credential) for \(request.unit) not served: \(error.code.rawValue)")
+                "credentials: \(request.credential) for \(request.unit) not served: \(error.code.rawValue); "
+                    + "failing the unit's start")
             record(caller, request: request, error: error.code.rawValue, trace: trace)
+            failTheUnit(connection)
         case .success(let document):
             guard case .secret(let value, _)? = document["SecretString"] ?? document["SecretBinary"],
                 value.count <= CredentialProvider.maxCredentialBytes
             else {
                 record(caller, request: request, error: "LimitExceededException", trace: trace)
+                failTheUnit(connection)
                 return
             }
             // Fail closed: the value leaves only after its audit record is written.
             guard record(caller, request: request, error: nil, trace: trace) else {
                 logger.error("credentials: audit write failed; \(request.credential) not served")
+                failTheUnit(connection)
                 return
             }
             value.withUnsafeBytes { bytes in _ = try? connection.writeFully(bytes) }
             logger.info("credentials: served \(request.credential) to \(request.unit)")
+        }
+    }
+
+    /// Sends systemd more than it accepts (`CREDENTIAL_SIZE_MAX` is 1 MiB): it reads, gets E2BIG, and fails the unit
+    /// with 243/CREDENTIALS instead of starting it with an empty credential. Bounded by a send timeout.
+    private func failTheUnit(_ connection: FileDescriptor) {
+        try? connection.setSendTimeout(milliseconds: CredentialProvider.readTimeoutMilliseconds)
+        let zeros = [UInt8](repeating: 0, count: 64 * 1_024)
+        var left = CredentialProvider.maxCredentialBytes + 1
+        while left > 0 {
+            let n = min(left, zeros.count)
+            guard
+                (try? zeros.withUnsafeBytes({ try connection.writeFully(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }))
+                    != nil
+            else { return }
+            left -= n
         }
     }
 
@@ -162,7 +187,7 @@ final class CredentialProvider: Sendable {
         return audit.write([
             AuditRecord(
                 time: SystemClock().now(), socket: "credentials", connectionID: 0, requestID: 0,
-                operation: "GetSecretValue", caller: caller, trace: trace, error: error, hashedFields: fields)
+                operation: "GetSecretValue", caller: caller, trace: trace, error: error, fields: fields)
         ])
     }
 }

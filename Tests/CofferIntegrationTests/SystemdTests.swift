@@ -191,10 +191,12 @@ import Testing
         #expect(try fetch(daemon, unit: "cofft-app.service", id: "db-password") == expected)
         #expect(try fetch(daemon, unit: "cofft-app.service", id: "prod~app~db") == expected)
         // Not allowed by the role's policy; a unit without a role; a missing secret.
-        #expect(try fetch(daemon, unit: "cofft-app.service", id: "prod~other") == "EMPTY")
-        #expect(try fetch(daemon, unit: "cofft-norole.service", id: "prod~app~db") == "EMPTY")
-        #expect(try fetch(daemon, unit: "cofft-app.service", id: "prod~missing") == "EMPTY")
-        // Spoofs: claiming another unit than the cgroup's, a non-root peer, no systemd address.
+        // systemd asking, but denied or missing: more than systemd accepts, so it fails the unit (243/CREDENTIALS)
+        // rather than start it with an empty credential.
+        #expect(try fetch(daemon, unit: "cofft-app.service", id: "prod~other") == "OVERSIZE")
+        #expect(try fetch(daemon, unit: "cofft-norole.service", id: "prod~app~db") == "OVERSIZE")
+        #expect(try fetch(daemon, unit: "cofft-app.service", id: "prod~missing") == "OVERSIZE")
+        // Spoofs (not systemd): claiming another unit than the cgroup's, a non-root peer, no systemd address: closed.
         #expect(try fetch(daemon, unit: "cofft-evil.service", claim: "cofft-app.service", id: "db-password") == "EMPTY")
         #expect(try fetch(daemon, unit: "cofft-app.service", id: "db-password", asNobody: true) == "EMPTY")
         #expect(try fetch(daemon, unit: "cofft-app.service", id: "db-password", bind: false) == "EMPTY")

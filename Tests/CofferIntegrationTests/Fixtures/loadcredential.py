@@ -3,7 +3,8 @@
 
 usage: loadcredential.py SOCKET ABSTRACT_NAME
 Binds the abstract name (pass '-' to stay unbound), connects to SOCKET, shuts down the write side as
-(sd-mkdcreds) does, and prints what the provider sent, as hex, on stdout ("EMPTY" for nothing).
+(sd-mkdcreds) does, and prints what the provider sent, as hex, on stdout ("EMPTY" for nothing, "OVERSIZE" for more
+than systemd's 1 MiB limit, the provider's way of making systemd fail the unit).
 """
 import socket
 import sys
@@ -20,4 +21,7 @@ while True:
     if not chunk:
         break
     data += chunk
-print(data.hex() if data else "EMPTY")
+if len(data) > 1 << 20:
+    print("OVERSIZE")  # more than systemd's CREDENTIAL_SIZE_MAX: systemd would fail the unit (243/CREDENTIALS)
+else:
+    print(data.hex() if data else "EMPTY")
