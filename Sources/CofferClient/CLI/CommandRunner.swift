@@ -16,14 +16,16 @@ package final class ChildEnvironment {
     /// `NAME=value\0` entries: the inherited ones, then the injected ones (an injected name replaces an inherited).
     private var entries: [UnsafeMutableRawBufferPointer] = []
 
-    /// The current environment with `injected` added or replacing. A value holding a NUL byte cannot be an
-    /// environment variable: ``UsageError``.
-    package init(inheriting: Bool = true, injected: [(name: String, value: SensitiveBytes)]) throws(UsageError) {
+    /// The environment `base` (by default this process's) with `injected` added or replacing. A value holding a NUL
+    /// byte cannot be an environment variable: ``UsageError``.
+    package init(
+        base: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = environ,
+        injected: [(name: String, value: SensitiveBytes)]
+    ) throws(UsageError) {
         let names = Set(injected.map(\.name))
-        if inheriting, var cursor = environ as UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? {
+        if var cursor = base {
             while let entry = cursor.pointee {
-                let length = strlen(entry)
-                let raw = UnsafeRawBufferPointer(start: entry, count: length)
+                let raw = UnsafeRawBufferPointer(start: entry, count: strlen(entry))
                 let name = raw.firstIndex(of: 0x3D).map { String(decoding: raw[..<$0], as: UTF8.self) }
                 if name.map({ !names.contains($0) }) ?? true { append(raw, nil) }
                 cursor += 1
@@ -191,9 +193,11 @@ package enum CommandRunner {
     }
 
     /// Where `execvp` would look for `command`: itself when it has a `/`, else each `$PATH` directory.
-    static func searchPath(for command: String) -> [String] {
+    static func searchPath(
+        for command: String, in path: String? = getenv("PATH").map { String(cString: $0) }
+    ) -> [String] {
         if command.contains("/") { return [command] }
-        let path = getenv("PATH").map { String(cString: $0) } ?? "/usr/local/bin:/usr/bin:/bin"
+        let path = path ?? "/usr/local/bin:/usr/bin:/bin"
         return path.split(separator: ":", omittingEmptySubsequences: false).map { directory in
             directory.isEmpty ? command : "\(directory)/\(command)"
         }
