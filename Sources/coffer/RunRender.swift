@@ -15,10 +15,12 @@ struct Run: ParsableCommand {
             [A-Za-z_][A-Za-z0-9_]*; a value with a NUL byte cannot be a variable (use --file). The command is \
             looked up in $PATH when it has no /; 127 means not found, 126 not executable.
 
-            --file PATH=SECRET[@STAGE][:MODE] writes a value to a new file (mode 0400 by default; PATH must \
-            not exist) before the command starts. coffer then waits for the command instead of replacing \
-            itself, passes on the signals sent to it, removes the files when the command ends, and exits as \
-            the command did. The issue's spelling PATH:SECRET[:MODE] works too when the spec has no =.
+            --file PATH=SECRET[@STAGE][:MODE[:OWNER[:GROUP]]] writes a value to a new file (mode 0400 by \
+            default; PATH must not exist; OWNER and GROUP only for root) before the command starts. coffer then \
+            waits for the command instead of replacing itself, passes on the signals sent to it, removes the \
+            files when the command ends, and exits as the command did (under systemd: KillMode=mixed). \
+            PATH:SECRET[:MODE...] is accepted too when the spec has no = at all. SECRET is a name or an ARN; a \
+            name containing @ needs an explicit label (user@example@AWSCURRENT).
 
             The environment of a process can be read by its own user and by root (/proc/PID/environ): prefer \
             --file, or coffer render, for a service that drops privileges or spawns children it does not trust.
@@ -40,17 +42,16 @@ struct Run: ParsableCommand {
         name: .customLong("file"),
         help: ArgumentHelp(
             "Write the secret to a new file for the command's lifetime (repeatable).",
-            valueName: "PATH=SECRET[@STAGE][:MODE]"))
+            valueName: InjectionSpecs.fileSyntax))
     var files: [String] = []
 
     @Argument(
-        parsing: .captureForPassthrough,
-        help: ArgumentHelp("The command and its arguments, after --.", valueName: "command"))
+        parsing: .postTerminator,
+        help: ArgumentHelp("The command and its arguments, after -- (its options are its own).", valueName: "command"))
     var command: [String] = []
 
     func run() throws {
-        var arguments = command
-        if arguments.first == "--" { arguments.removeFirst() }
+        let arguments = command
         let session = Session(root.global)
         let parsed: (environment: [EnvironmentInjection], files: [FileInjection])
         let owners: [(uid: UInt32?, gid: UInt32?)]
@@ -110,7 +111,7 @@ struct Render: ParsableCommand {
             PATH — created with the final mode (default 0400) and owner from the start, fsynced — and renamed \
             over PATH, so a reader sees the old file or the new one, never a part. A symbolic link at PATH is \
             refused. OWNER and GROUP are names or numbers; setting them needs root. Nothing is printed on \
-            success. The spelling PATH:SECRET[:MODE...] (no = in the spec) is accepted too.
+            success. PATH:SECRET[:MODE...] is accepted too when the spec has no = at all.
 
             Examples:
               coffer render --file /run/app/db-password=app/db

@@ -44,9 +44,13 @@ import Testing
         #expect(lines.contains("TOKEN=tok-1"))
         // The rest of the environment is passed on.
         #expect(lines.contains("COFFER_ADMIN_SOCKET=\(d.adminSocketPath)"))
-        // Looked up in $PATH, without --: the command's own options are its own.
-        let bare = try run(d, ["run", "--env", "X=api/token", "sh", "-c", #"printf %s "$X""#])
+        // Looked up in $PATH; after --, the command's options are its own (even --help).
+        let bare = try run(d, ["run", "--env", "X=api/token", "--", "sh", "-c", #"printf %s "$X""#, "--help"])
         #expect(bare.stdoutText == "tok-1")
+        // Without --, or with a mistyped option, nothing runs.
+        try run(d, ["run", "--env", "X=api/token", "sh", "-c", "echo ran"], status: 252)
+        #expect(try run(d, ["run", "--evn", "X=api/token", "--", "sh", "-c", "echo ran"], status: 252).stdout.isEmpty)
+        #expect(try run(d, ["run", "--help"]).stdoutText.contains("USAGE: coffer run"))
     }
 
     @Test func anInjectedVariableReplacesAnInheritedOne() throws {
