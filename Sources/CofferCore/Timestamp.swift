@@ -6,23 +6,38 @@
 ///
 /// AWS returns dates as epoch seconds with a fraction; the AWS CLI prints them as ISO 8601. Coffer stores and sends
 /// milliseconds and formats with ``iso8601`` where a human reads.
+///
+/// Any `Int64` is a valid value (a decoded document may carry one): arithmetic saturates instead of trapping, and
+/// the text forms clamp to years 0000–9999, the range ISO 8601's four-digit year can say.
 public struct Timestamp: Sendable, Hashable, Comparable, CustomStringConvertible {
     public var milliseconds: Int64
 
     public init(milliseconds: Int64) { self.milliseconds = milliseconds }
-    public init(seconds: Int64) { self.milliseconds = seconds * 1_000 }
+    public init(seconds: Int64) {
+        milliseconds = Timestamp.saturating(seconds.multipliedReportingOverflow(by: 1_000), negative: seconds < 0)
+    }
 
     public static func < (lhs: Timestamp, rhs: Timestamp) -> Bool { lhs.milliseconds < rhs.milliseconds }
 
     public var seconds: Int64 { milliseconds.floorDiv(1_000) }
 
-    public func adding(milliseconds delta: Int64) -> Timestamp { Timestamp(milliseconds: milliseconds + delta) }
-    public func adding(days: Int) -> Timestamp { adding(milliseconds: Int64(days) * 86_400_000) }
+    public func adding(milliseconds delta: Int64) -> Timestamp {
+        Timestamp(milliseconds: Timestamp.saturating(milliseconds.addingReportingOverflow(delta), negative: delta < 0))
+    }
+    public func adding(days: Int) -> Timestamp {
+        adding(
+            milliseconds: Timestamp.saturating(
+                Int64(days).multipliedReportingOverflow(by: 86_400_000), negative: days < 0))
+    }
 
     /// The UTC day this instant falls in, as days since the epoch (AWS's LastAccessedDate granularity).
     public var dayNumber: Int64 { milliseconds.floorDiv(86_400_000) }
     /// Midnight UTC of this instant's day.
-    public var startOfDay: Timestamp { Timestamp(milliseconds: dayNumber * 86_400_000) }
+    public var startOfDay: Timestamp {
+        Timestamp(
+            milliseconds: Timestamp.saturating(
+                milliseconds.subtractingReportingOverflow(milliseconds.floorMod(86_400_000)), negative: true))
+    }
 
     /// `2026-11-29T14:13:41.123000+00:00`, the way AWS CLI v2 prints timestamps (in UTC).
     public var iso8601: String {
@@ -70,13 +85,23 @@ public struct Timestamp: Sendable, Hashable, Comparable, CustomStringConvertible
     /// Epoch seconds with a millisecond fraction, as AWS's JSON protocol sends dates (`1700000000.123`).
     public var epochSecondsText: String {
         let whole = milliseconds.floorDiv(1_000)
-        let fraction = milliseconds - whole * 1_000
+        let fraction = milliseconds.floorMod(1_000)
         return fraction == 0 ? "\(whole)" : "\(whole).\(pad(Int(fraction), 3))"
     }
 
+    /// 0000-01-01T00:00:00.000Z through 9999-12-31T23:59:59.999Z: what the text forms can show.
+    static let formattable: ClosedRange<Int64> = -62_167_219_200_000...253_402_300_799_999
+
+    /// A result past Int64's range becomes the end it went past (`negative`: the lower one).
+    static func saturating(_ result: (partialValue: Int64, overflow: Bool), negative: Bool) -> Int64 {
+        guard result.overflow else { return result.partialValue }
+        return negative ? .min : .max
+    }
+
     var components: (Int, Int, Int, Int, Int, Int, Int) {
-        let ms = Int(milliseconds - milliseconds.floorDiv(1_000) * 1_000)
-        let secs = milliseconds.floorDiv(1_000)
+        let clamped = min(max(milliseconds, Timestamp.formattable.lowerBound), Timestamp.formattable.upperBound)
+        let ms = Int(clamped.floorMod(1_000))
+        let secs = clamped.floorDiv(1_000)
         let days = secs.floorDiv(86_400)
         let rem = Int(secs - days * 86_400)
         let (y, m, d) = Timestamp.civil(fromDays: days)
@@ -122,7 +147,7 @@ public struct Timestamp: Sendable, Hashable, Comparable, CustomStringConvertible
         guard !text.isEmpty, text.utf8.allSatisfy({ ($0 >= 48 && $0 <= 57) || $0 == 46 || $0 == 45 }) else {
             return nil
         }
-        if let whole = Int64(text) { return Timestamp(seconds: whole) }
+        if let whole = Int64(text) { return whole.magnitude < 10_000_000_000_000 ? Timestamp(seconds: whole) : nil }
         guard let value = Double(text), value.isFinite, abs(value) < 1e13 else { return nil }
         return Timestamp(milliseconds: Int64((value * 1_000).rounded()))
     }
@@ -201,6 +226,12 @@ extension Int64 {
     func floorDiv(_ d: Int64) -> Int64 {
         let q = self / d
         return (self % d != 0 && (self < 0) != (d < 0)) ? q - 1 : q
+    }
+
+    /// The remainder that goes with ``floorDiv(_:)``: in `0..<d` for a positive `d`, without overflow at the ends.
+    func floorMod(_ d: Int64) -> Int64 {
+        let r = self % d
+        return (r != 0 && (r < 0) != (d < 0)) ? r + d : r
     }
 }
 
