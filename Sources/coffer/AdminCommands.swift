@@ -412,7 +412,7 @@ struct AdminAuditTail: ParsableCommand {
         } catch {
             throw usageFailure(error)
         }
-        try printRecords(try audit.admin.session.call(.auditQuery, request), json: json)
+        try printRecords(request, limit: n, session: audit.admin.session, json: json)
     }
 }
 
@@ -454,13 +454,28 @@ struct AdminAuditQuery: ParsableCommand {
         } catch {
             throw usageFailure(error)
         }
-        try printRecords(try audit.admin.session.call(.auditQuery, request), json: json)
+        try printRecords(request, limit: limit ?? 100, session: audit.admin.session, json: json)
     }
 }
 
-/// AuditQuery's records as a table, or as the JSON lines themselves.
-func printRecords(_ response: Document, json: Bool) throws(ExitCode) {
-    let records = (response["Records"]?.listValue ?? []).compactMap(\.stringValue)
+/// The newest `limit` records matching `query` (fetched in pages: a reply holds a few hundred), as a table or as the
+/// JSON lines themselves, oldest first.
+func printRecords(_ query: Document, limit: Int, session: Session, json: Bool) throws(ExitCode) {
+    let connection = CofferConnection(socketPath: session.adminSocketPath)
+    let outcome: AuditPaging.Outcome
+    do {
+        outcome = try AuditPaging.newest(limit, matching: query) { (request) throws(CofferClientError) in
+            (try connection.call(.auditQuery, request)["Records"]?.listValue ?? []).compactMap(\.stringValue)
+        }
+    } catch {
+        throw session.report(error, socketPath: connection.socketPath)
+    }
+    let records = outcome.records
+    if !outcome.complete {
+        _ = CLIOutputStream.write(
+            "coffer: \(records.count) records shown; older ones could not be reached (more records share one moment "
+                + "than a reply holds).\n", to: 2)
+    }
     if json {
         emit(records.map { $0 + "\n" }.joined())
     } else if records.isEmpty {
