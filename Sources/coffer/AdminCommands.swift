@@ -254,7 +254,10 @@ struct AdminBackup: ParsableCommand {
         }
         // SIGINT/SIGTERM/SIGHUP wait while a chunk is in flight, so that the temporary file is removed first.
         let signals = SignalDeferral([SIGINT, SIGTERM, SIGHUP])
-        let connection = CofferConnection(socketPath: session.adminSocketPath)
+        // The first call waits for the snapshot (VACUUM INTO the whole database): allow as long as the daemon keeps an
+        // unfinished backup.
+        let connection = CofferConnection(
+            socketPath: session.adminSocketPath, options: ConnectionOptions(timeoutMilliseconds: 600_000))
         var hasher = SoftwareSHA256()
         var received: Int64 = 0
         var backupID: String?

@@ -73,8 +73,8 @@ struct Run: ParsableCommand {
         } catch {
             throw usageFailure(error)
         }
-        let fileValues = Array(values.dropFirst(parsed.environment.count))
-        values.removeAll()  // the environment holds its own copies
+        var fileValues = Array(values.dropFirst(parsed.environment.count))
+        values.removeAll()  // the environment holds its own copies (wiped when released)
 
         guard !parsed.files.isEmpty else {
             let error = CommandRunner.exec(arguments, environment: childEnvironment)
@@ -91,6 +91,7 @@ struct Run: ParsableCommand {
                 throw failure("cannot write \(file.path): \(error)")
             }
         }
+        fileValues.removeAll()  // written: wiped now, not kept while the command runs
         let result = CommandRunner.spawnAndWait(arguments, environment: childEnvironment)
         written.forEach(SecretFiles.remove)
         switch result {

@@ -217,6 +217,19 @@ import Testing
         #expect(try json(try run(d, ["admin", "audit", "verify", "--json"], status: 1))["Valid"]?.boolValue == false)
     }
 
+    @Test func tailPagesThroughMoreRecordsThanOneReplyHolds() throws {
+        let d = try Daemon()
+        let c = try d.connect()
+        _ = try c.call(.createSecret, ["Name": "t", "SecretString": "v"])
+        for _ in 0..<1_200 { _ = try c.call(.getSecretValue, ["SecretId": "t"]) }
+        // 1,000 records are more than one AuditQuery reply holds (256 KiB): the CLI pages.
+        let lines = try run(d, ["admin", "audit", "tail", "-n", "1000", "--json"]).stdoutText.split(separator: "\n")
+        #expect(lines.count == 1_000)
+        let sequences = try lines.map { try JSONValue.parse(String($0))["seq"]?.int64Value ?? -1 }
+        #expect(zip(sequences, sequences.dropFirst()).allSatisfy { $0 + 1 == $1 })
+        #expect((sequences.last ?? 0) >= 1_201)
+    }
+
     // MARK: reload / metrics
 
     @Test func reloadSaysWhatChangedAndRefusesABadFile() throws {
