@@ -103,6 +103,75 @@ import Testing
         #expect(!(try fileText(d.stateDirectory + "/audit.log")).contains("wrong-pass"))
     }
 
+    @Test func unsealReadsThePassphraseFromATerminalWithoutEcho() throws {
+        let d = try passphraseDaemon()
+        try run(d, ["admin", "unseal", "--initialize"], stdin: Array("pw-tty\n".utf8))
+        try run(d, ["create", "p", "--value", "v"])
+        try run(d, ["admin", "seal"])
+
+        // Typed with line editing: a wrong character erased with Backspace.
+        let typed = try onTerminal(d, ["admin", "unseal"], typing: "pw-tx\u{7F}ty\r")
+        #expect(typed.status == 0, "\(typed.output)")
+        #expect(typed.output.contains("Passphrase for the Coffer vault: "))
+        #expect(typed.output.contains("Unsealed with master key id 1."))
+        #expect(!typed.output.contains("pw-t"))  // nothing typed was echoed
+        #expect(typed.echoAfterwards)
+        #expect(try run(d, ["get", "p"]).stdout == Array("v".utf8))
+
+        // Ctrl-C at the prompt: cancelled, the terminal's echo is back, the vault stays sealed.
+        try run(d, ["admin", "seal"])
+        let cancelled = try onTerminal(d, ["admin", "unseal"], typing: "pw\u{03}")
+        #expect(cancelled.status == 130)
+        #expect(cancelled.output.contains("cancelled"))
+        #expect(cancelled.echoAfterwards)
+        try run(d, ["get", "p"], status: 254)
+    }
+
+    /// Runs the CLI with a pseudo-terminal as stdin, stdout and stderr; types `input` once the prompt is shown. (A
+    /// small Python driver: Glibc's Swift module does not export posix_openpt.)
+    func onTerminal(
+        _ d: Daemon, _ arguments: [String], typing input: String
+    ) throws -> (status: Int32, output: String, echoAfterwards: Bool) {
+        let driver = """
+            import json, os, select, subprocess, sys, termios, time
+            master, slave = os.openpty()
+            child = subprocess.Popen(sys.argv[2:], stdin=slave, stdout=slave, stderr=slave, close_fds=True)
+            out = b""
+            def drain(seconds):
+                global out
+                end = time.time() + seconds
+                while time.time() < end:
+                    ready, _, _ = select.select([master], [], [], 0.05)
+                    if ready:
+                        try:
+                            out += os.read(master, 4096)
+                        except OSError:
+                            return
+            for _ in range(100):
+                if b"Passphrase" in out:
+                    break
+                drain(0.1)
+            os.write(master, sys.argv[1].encode())
+            for _ in range(100):
+                drain(0.05)
+                if child.poll() is not None:
+                    break
+            else:
+                child.kill()
+            drain(0.1)
+            echo = bool(termios.tcgetattr(slave)[3] & termios.ECHO)
+            print(json.dumps({"status": child.wait(), "output": out.decode(errors="replace"), "echo": echo}))
+            """
+        let result = try Subprocess.run(
+            ["/usr/bin/python3", "-c", driver, input, Daemon.coffer, "--admin-socket", d.adminSocketPath] + arguments)
+        #expect(result.status == 0, "\(result.stderrText)")
+        let report = try JSONValue.parse(result.stdoutText)
+        let status = Int32(report["status"]?.int64Value ?? -1)
+        return (
+            status < 0 ? 128 - status : status, report["output"]?.stringValue ?? "", report["echo"]?.boolValue == true
+        )
+    }
+
     // MARK: rotation
 
     @Test func rotateAndWaitUntilEveryDataKeyIsRewrapped() throws {
