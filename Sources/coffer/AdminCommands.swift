@@ -370,7 +370,7 @@ struct AdminAudit: ParsableCommand {
             Examples:
               coffer admin audit verify
               coffer admin audit tail -n 50
-              coffer admin audit query --principal alice --decision implicitDeny --since 2026-11-01
+              coffer admin audit query --principal alice --since 2026-11-01
             """,
         subcommands: [AdminAuditVerify.self, AdminAuditTail.self, AdminAuditQuery.self])
 
@@ -435,8 +435,9 @@ struct AdminAuditQuery: ParsableCommand {
             2026-11-29T14:00:00Z) or epoch seconds.
 
             Examples:
-              coffer admin audit query --principal alice --secret prod/db --decision implicitDeny
-              coffer admin audit query --operation Unseal --since 2026-11-01 --json
+              coffer admin audit query --principal alice --decision implicitDeny
+              coffer admin audit query --secret prod/db --since 2026-11-01
+              coffer admin audit query --operation Unseal --json
             """)
 
     @ParentCommand var audit: AdminAudit
@@ -519,8 +520,8 @@ struct AdminMetrics: ParsableCommand {
         abstract: "Print the daemon's metrics in Prometheus' text format.",
         discussion: """
             Example (a node-exporter textfile, from root's cron):
-              coffer admin metrics > /var/lib/node-exporter/coffer.prom.tmp && \
-            mv /var/lib/node-exporter/coffer.prom.tmp /var/lib/node-exporter/coffer.prom
+              cd /var/lib/node-exporter
+              coffer admin metrics > coffer.prom.tmp && mv coffer.prom.tmp coffer.prom
             """)
 
     @ParentCommand var admin: Admin

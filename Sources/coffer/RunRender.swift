@@ -27,8 +27,8 @@ struct Run: ParsableCommand {
 
             Examples:
               coffer run --env DB_PASSWORD=app/db -- ./server --port 8080
-              coffer run --env TOKEN=api/token@AWSPREVIOUS -- sh -c 'curl -H "Authorization: $TOKEN" ...'
-              coffer run --file /run/app/tls.key=app/tls-key:0400 -- nginx -g 'daemon off;'
+              coffer run --env OLD=api/token@AWSPREVIOUS -- ./check-rotation
+              coffer run --file /run/app/tls.key=app/tls-key -- ./server
             """)
 
     @ParentCommand var root: Coffer
@@ -117,7 +117,7 @@ struct Render: ParsableCommand {
             Examples:
               coffer render --file /run/app/db-password=app/db
               coffer render --file /etc/app/tls.key=app/tls-key:0440:root:app
-              ExecStartPre=+/usr/local/bin/coffer render --file /run/app/token=app/token:0400:app
+              coffer render --file /run/app/token=app/token:0400:app:app   # as root
             """)
 
     @ParentCommand var root: Coffer
