@@ -114,6 +114,10 @@ import Testing
             #expect(throws: OutputFileError.missingDirectory(path: directory + "/none")) {
                 try AtomicOutputFile(path: directory + "/none/file", mode: 0o400, replace: true)
             }
+            // A file where a directory should be: ENOTDIR, reported as a missing directory too.
+            #expect(throws: OutputFileError.missingDirectory(path: target)) {
+                try AtomicOutputFile(path: target + "/file", mode: 0o400, replace: true)
+            }
             #expect(throws: UsageError.self) {
                 try SecretFiles.checkTargets(
                     [FileInjection(path: directory + "/link", secret: SecretSelector(secretId: "s"))], replace: true)

@@ -61,6 +61,8 @@ package final class AtomicOutputFile {
             }
         } catch .system(_, _, let code) where code == ENOENT || code == ENOTDIR {
             throw .missingDirectory(path: directory)
+        } catch .system(_, _, let code) {
+            throw .system(call: "create a file in", path: directory, errno: code)  // the directory is what matters
         }
         do {
             // The umask can only have removed bits: set exactly what was asked.
@@ -154,8 +156,8 @@ package final class AtomicOutputFile {
         var st = stat()
         do {
             _ = try call("lstat", path) { lstat(path, &st) }
-        } catch .system(_, _, let code) where code == ENOENT {
-            return
+        } catch .system(_, _, let code) where code == ENOENT || code == ENOTDIR {
+            return  // nothing there (or no directory: creating the file says so)
         }
         switch st.st_mode & S_IFMT {
         case S_IFLNK: throw .symlink(path: path)
