@@ -19,17 +19,23 @@ public enum Digest {
     /// Unkeyed BLAKE2b-256 (libsodium `crypto_generichash`) over `parts` in order, as one message. About ten times
     /// faster than SHA-256 here (libsodium's BLAKE2b is vectorised, its SHA-256 is portable C): the audit chain
     /// hashes every request's record with it.
+    public static func blake2b256(_ bytes: UnsafeRawBufferPointer) -> [UInt8] {
+        Sodium.touch()
+        return [UInt8](unsafeUninitializedCapacity: blake2b256ByteCount) { output, initialized in
+            guard let out = output.baseAddress else { return }
+            _ = crypto_generichash(
+                out, blake2b256ByteCount, bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), UInt64(bytes.count),
+                nil, 0)
+            initialized = blake2b256ByteCount
+        }
+    }
+
+    /// ``blake2b256(_:)-(UnsafeRawBufferPointer)`` over `parts` joined, as one message.
     public static func blake2b256(_ parts: [UInt8]...) -> [UInt8] {
         Sodium.touch()
         // The one-shot form over the parts joined (the streaming state imports as an opaque, over-aligned type).
         let message = parts.count == 1 ? parts[0] : parts.flatMap { $0 }
-        return [UInt8](unsafeUninitializedCapacity: blake2b256ByteCount) { output, initialized in
-            guard let out = output.baseAddress else { return }
-            message.withUnsafeBufferPointer { input in
-                _ = crypto_generichash(out, blake2b256ByteCount, input.baseAddress, UInt64(input.count), nil, 0)
-            }
-            initialized = blake2b256ByteCount
-        }
+        return message.withUnsafeBytes { blake2b256($0) }
     }
 }
 

@@ -139,6 +139,11 @@ public final class Daemon {
         let audit = try AuditLog(
             path: options.auditPath ?? options.stateDirectory + "/audit.log",
             keyPath: options.stateDirectory + "/audit.key")
+        if audit.truncatedAtOpen > 0 {
+            logger.warning(
+                "audit log \(audit.path): removed an incomplete last record (\(audit.truncatedAtOpen) bytes) left by "
+                    + "a write cut short; its request was never answered")
+        }
         let metrics = ServerMetrics()
         let limiterProbe = Mutex<(@Sendable () -> Int)?>(nil)
         let configPath = options.configPath

@@ -276,6 +276,9 @@ public enum SafeFile {
         guard more == 0 else { throw PathError.sizeMismatch(path: path, expected: buffer.count, actual: n + more) }
     }
 
+    /// Opens a regular file read-only, never through a symlink (for readers that stream, e.g. a log).
+    public static func openForReading(path: String) throws -> FileDescriptor { try openForReading(path) }
+
     private static func openForReading(_ path: String) throws -> FileDescriptor {
         let fd: Int32
         do {

@@ -129,6 +129,83 @@ import Testing
     }
 }
 
+extension AuditLogTests {
+    @Test func openingRemovesACutShortRecordAndContinuesTheChain() throws {
+        let dir = TempDir()
+        let path = dir.path + "/audit.log"
+        do {
+            let log = try AuditLog(path: path, keyPath: dir.path + "/audit.key")
+            #expect(log.write((1...3).map { record($0) }))
+        }
+        let complete = try SafeFile.status(path: path)?.size ?? 0
+        // A crash in the middle of a write: half a record, no newline.
+        let partial = "{\"seq\":4,\"time\":\"2026-"
+        let fd = open(path, O_WRONLY | O_APPEND)
+        _ = partial.withCString { write(fd, $0, strlen($0)) }
+        close(fd)
+        let log = try AuditLog(path: path, keyPath: dir.path + "/audit.key")
+        #expect(log.truncatedAtOpen == partial.utf8.count)
+        #expect(try SafeFile.status(path: path)?.size == complete)
+        #expect(log.head.seq == 3)
+        #expect(log.write([record(4)]))
+        let result = try AuditLog.verify(path: path)
+        #expect(result.valid && result.records == 4)
+    }
+
+    @Test func anUnreadableLastRecordStopsTheLogFromOpening() throws {
+        let dir = TempDir()
+        let path = dir.path + "/audit.log"
+        do {
+            let log = try AuditLog(path: path, keyPath: dir.path + "/audit.key")
+            #expect(log.write((1...3).map { record($0) }))
+        }
+        var l = try lines(path)
+        l[2] = "{\"seq\":3,\"edited\":true}"
+        try rewrite(path, l)
+        #expect(throws: AuditLogError.self) { try AuditLog(path: path, keyPath: dir.path + "/audit.key") }
+        // Moved aside, a new log starts a new chain.
+        #expect(rename(path, path + ".old") == 0)
+        let fresh = try AuditLog(path: path, keyPath: dir.path + "/audit.key")
+        #expect(fresh.head.seq == 0 && fresh.head.hash == AuditLog.genesis)
+    }
+
+    /// The chain head is read from the end of the file, in a window that grows until it holds a whole line: a log
+    /// far larger than the window, and a last record larger than it, both reopen where they were.
+    @Test func theChainHeadIsFoundAtTheEndOfALongLog() throws {
+        let dir = TempDir()
+        let path = dir.path + "/audit.log"
+        do {
+            let log = try AuditLog(path: path, keyPath: dir.path + "/audit.key")
+            for batch in 0..<40 { #expect(log.write((1...50).map { record(batch * 50 + $0) })) }
+            var big = record(2_001)
+            big.fields = [("note", String(repeating: "x", count: 200_000))]
+            #expect(log.write([big]))
+        }
+        #expect((try SafeFile.status(path: path)?.size ?? 0) > 1_000_000)
+        let log = try AuditLog(path: path, keyPath: dir.path + "/audit.key")
+        #expect(log.head.seq == 2_001)
+        #expect(log.write([record(2_002)]))
+        let result = try AuditLog.verify(path: path)
+        #expect(result.valid && result.records == 2_002)
+        var q = AuditLog.Query()
+        q.limit = 2
+        let newest = try AuditLog.query(path: path, q)
+        #expect(newest.count == 2 && newest[0].contains("\"seq\":2001,") && newest[1].contains("\"seq\":2002,"))
+    }
+
+    @Test func verifyIgnoresARecordBeingWritten() throws {
+        let dir = TempDir()
+        let path = dir.path + "/audit.log"
+        let log = try AuditLog(path: path, keyPath: dir.path + "/audit.key")
+        #expect(log.write((1...3).map { record($0) }))
+        let fd = open(path, O_WRONLY | O_APPEND)
+        _ = "{\"seq\":4,".withCString { write(fd, $0, strlen($0)) }
+        close(fd)
+        let result = try AuditLog.verify(path: path)
+        #expect(result.valid && result.records == 3)
+    }
+}
+
 extension String {
     /// Replaces every occurrence of `target` (no Foundation in the tests either).
     func replacingOccurrences(_ target: String, _ replacement: String) -> String {
