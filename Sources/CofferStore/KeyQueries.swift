@@ -42,7 +42,8 @@ extension StoreQueries {
     /// Up to `limit` versions whose data key is not wrapped under `keyID`.
     public func versionsNotUnder(keyID: UInt32, limit: Int) throws(SQLiteError) -> [WrappedKeyRow] {
         let s = try connection.prepare(
-            "SELECT \(versionColumns) FROM versions WHERE master_key_id != ? LIMIT ?")
+            // Two index ranges, not `!=` (a full scan that would revisit every rewrapped row on each batch).
+            "SELECT \(versionColumns) FROM versions WHERE master_key_id < ?1 OR master_key_id > ?1 LIMIT ?2")
         s.bind(0, Int64(keyID)).bind(1, Int64(limit))
         var out: [WrappedKeyRow] = []
         while try s.step() {
@@ -55,7 +56,18 @@ extension StoreQueries {
         return out
     }
 
-    /// Versions per master key id.
+    /// Whether any version is sealed under another master key than `keyID` (an unfinished rotation). Two index
+    /// range probes: O(log n), where counting per key scanned every version (~0.3 s at 1M, before READY).
+    public func hasVersionsNotUnder(keyID: UInt32) throws(SQLiteError) -> Bool {
+        let s = try connection.prepare(
+            "SELECT EXISTS(SELECT 1 FROM versions WHERE master_key_id < ?1) "
+                + "OR EXISTS(SELECT 1 FROM versions WHERE master_key_id > ?1)")
+        s.bind(0, Int64(keyID))
+        guard try s.step() else { return false }
+        return s.int64(0) != 0
+    }
+
+    /// Versions per master key id (a scan of every version: for inspection, not for start-up).
     public func versionsPerMasterKey() throws(SQLiteError) -> [UInt32: Int] {
         let s = try connection.prepare("SELECT master_key_id, count(*) FROM versions GROUP BY master_key_id")
         var out: [UInt32: Int] = [:]

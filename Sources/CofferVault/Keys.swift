@@ -174,8 +174,8 @@ extension Vault {
     /// key, if any.
     public func resumeRotationIfNeeded() throws {
         guard let current = currentKeyID else { return }
-        let perKey = try store.writer.perform { try $0.versionsPerMasterKey() }
-        if perKey.keys.contains(where: { $0 != current }) || (keys.withLock { $0?.others.isEmpty } == false) {
+        let unfinished = try store.writer.perform { try $0.hasVersionsNotUnder(keyID: current) }
+        if unfinished || (keys.withLock { $0?.others.isEmpty } == false) {
             try startRewrap()
         }
     }

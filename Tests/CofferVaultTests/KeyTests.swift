@@ -109,7 +109,10 @@ import Testing
                 while !stop.load(ordering: .relaxed) {
                     let result = vault.perform(
                         .getSecretValue, ["SecretId": .string("s\(i % 600)")], caller: .system, reader: reader)
-                    if case .failure = result { failures.add(1, ordering: .relaxed) }
+                    if case .failure(let error) = result {
+                        Issue.record("GetSecretValue during rotation: \(error)")
+                        failures.add(1, ordering: .relaxed)
+                    }
                     if case .success(let doc) = result, doc.secretText("SecretString")?.hasPrefix("v") != true {
                         failures.add(1, ordering: .relaxed)
                     }
@@ -124,7 +127,10 @@ import Testing
                 let result = vault.perform(
                     .putSecretValue, ["SecretId": .string("s\(i % 600)"), "SecretString": .string("v-new-\(i)")],
                     caller: .system, reader: reader)
-                if case .failure = result { failures.add(1, ordering: .relaxed) }
+                if case .failure(let error) = result {
+                    Issue.record("PutSecretValue during rotation: \(error)")
+                    failures.add(1, ordering: .relaxed)
+                }
                 i += 1
             }
         }
@@ -172,8 +178,12 @@ import Testing
         vault = try open(dir, .file(path: path))
         #expect(vault.currentKeyID == 2)
         #expect(try value(vault, "r7") == "v7")  // old-key values still read during the resume
+        #expect(try vault.store.writer.perform { try $0.hasVersionsNotUnder(keyID: 2) })
+        #expect(try !vault.store.writer.perform { try $0.hasVersionsNotUnder(keyID: 1) })  // all still under 1
         try vault.resumeRotationIfNeeded()
         vault.waitForRotation()
+        #expect(try !vault.store.writer.perform { try $0.hasVersionsNotUnder(keyID: 2) })
+        #expect(try vault.store.writer.perform { try $0.hasVersionsNotUnder(keyID: 3) })
         #expect(Set(try vault.store.writer.perform { try $0.versionsPerMasterKey() }.keys) == [2])
         #expect(try KeyFile.load(path: path).map(\.keyID) == [2])
         #expect(try value(vault, "r299") == "v299")
