@@ -73,6 +73,7 @@ public struct FrameDecoder: Sendable {
         let reported = try body(writable)
         let written = min(max(reported, 0), writable.count)
         writerIndex += written
+        storage.highWater = max(storage.highWater, writerIndex)
         return written
     }
 
@@ -176,6 +177,7 @@ public struct FrameDecoder: Sendable {
         if unread > 0, let source = storage.buffer.baseAddress, let target = grown.buffer.baseAddress {
             target.copyMemory(from: source + readerIndex, byteCount: unread)
         }
+        grown.highWater = unread
         storage = grown  // the old storage zeroes itself as it is released
         readerIndex = 0
         writerIndex = unread
@@ -188,6 +190,7 @@ public struct FrameDecoder: Sendable {
         if let source = storage.buffer.baseAddress, let target = copy.buffer.baseAddress, writerIndex > 0 {
             target.copyMemory(from: source, byteCount: writerIndex)
         }
+        copy.highWater = writerIndex
         storage = copy
     }
 
@@ -195,6 +198,10 @@ public struct FrameDecoder: Sendable {
     // @unchecked: mutated only through FrameDecoder after makeUnique(), i.e. never while shared (Array's own CoW).
     private final class Storage: @unchecked Sendable {
         let buffer: UnsafeMutableRawBufferPointer
+        /// The end of the bytes ever written (`writeWithUnsafeMutableBytes`'s body reports what it wrote): past it
+        /// the buffer holds only the zeroes it was allocated with, so the wipe on release stops there (a 42-byte
+        /// request does not cost a 4 KiB wipe).
+        var highWater = 0
 
         init(capacity: Int) {
             if capacity > 0 {
@@ -211,7 +218,7 @@ public struct FrameDecoder: Sendable {
         }
 
         deinit {
-            zero(0..<buffer.count)
+            zero(0..<min(highWater, buffer.count))
             buffer.deallocate()
         }
     }

@@ -79,14 +79,21 @@ public enum Operation: UInt16, Sendable, CaseIterable, Hashable {
     case importSecrets = 0x030A
 
     /// The AWS operation name (`GetSecretValue`), as `coffer call` and the audit log spell it.
-    public var name: String {
-        let raw = String(describing: self)
-        return raw.prefix(1).uppercased() + raw.dropFirst()
-    }
+    public var name: String { Operation.names[self] ?? "" }
+
+    /// Built once: reflecting the case name on every request cost ~9,000 instructions.
+    private static let names: [Operation: String] = {
+        var table: [Operation: String] = [:]
+        for op in Operation.allCases {
+            let raw = String(describing: op)
+            table[op] = raw.prefix(1).uppercased() + raw.dropFirst()
+        }
+        return table
+    }()
 
     private static let byName: [String: Operation] = {
         var table: [String: Operation] = [:]
-        for op in Operation.allCases { table[op.name.lowercased()] = op }
+        for (op, name) in Operation.names { table[name.lowercased()] = op }
         return table
     }()
 

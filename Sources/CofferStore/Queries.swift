@@ -14,6 +14,7 @@ enum Q: Int {
     case setRotation, setLastRotated
     case masterKeys, insertMasterKey
     case secretAndStageByName, secretAndStageByARN
+    case begin, commit, savepoint, release, rollbackToSavepoint
 }
 
 let secretColumns = """

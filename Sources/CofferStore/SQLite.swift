@@ -96,6 +96,12 @@ public final class SQLiteConnection {
         return statement
     }
 
+    /// Runs a statement without results through the cache (transaction control on the writer's hot path:
+    /// `sqlite3_exec` parses its text on every call, ~18,000 instructions each).
+    func run(cached key: Int, _ sql: StaticString) throws(SQLiteError) {
+        try cached(key, sql.description).run()
+    }
+
     public var changes: Int { Int(sqlite3_changes(handle)) }
     public var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(handle) }
     public var isInTransaction: Bool { sqlite3_get_autocommit(handle) == 0 }

@@ -192,35 +192,35 @@ private struct WriterLoop {
     /// Runs the batch in one transaction; returns the error that failed the whole batch, if any.
     func runBatch(_ batch: [any AnyJob]) -> (any Error)? {
         do {
-            try connection.execute("BEGIN IMMEDIATE")
+            try connection.run(cached: Q.begin.rawValue, "BEGIN IMMEDIATE")
         } catch {
             return error
         }
         let context = WriteContext(connection: connection)
         for job in batch {
             do {
-                try connection.execute("SAVEPOINT job")
+                try connection.run(cached: Q.savepoint.rawValue, "SAVEPOINT job")
             } catch {
                 rollback()
                 return error
             }
             if !job.execute(context) {
                 do {
-                    try connection.execute("ROLLBACK TO job")
+                    try connection.run(cached: Q.rollbackToSavepoint.rawValue, "ROLLBACK TO job")
                 } catch {
                     rollback()
                     return error
                 }
             }
             do {
-                try connection.execute("RELEASE job")
+                try connection.run(cached: Q.release.rawValue, "RELEASE job")
             } catch {
                 rollback()
                 return error
             }
         }
         do {
-            try connection.execute("COMMIT")
+            try connection.run(cached: Q.commit.rawValue, "COMMIT")
             return nil
         } catch {
             rollback()

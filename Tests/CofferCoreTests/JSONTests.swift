@@ -110,8 +110,21 @@ import Testing
         #expect(!Identifiers.endsWithARNSuffix("x-a1b2"))
         #expect(!Identifiers.endsWithARNSuffix("x-a1b2c3-"))
         #expect(Identifiers.randomARNSuffix().utf8.count == 6)
-        let uuid = Identifiers.randomUUID()
-        #expect(uuid.utf8.count == 36 && Array(uuid)[14] == "4")
+        // RFC 4122 version 4: 8-4-4-4-12 lower-case hex, version nibble 4, variant 10xx; distinct draws.
+        var seen = Set<String>()
+        for _ in 0..<200 {
+            let uuid = Array(Identifiers.randomUUID().utf8)
+            #expect(uuid.count == 36)
+            #expect([8, 13, 18, 23].allSatisfy { uuid[$0] == UInt8(ascii: "-") })
+            #expect(
+                uuid.enumerated().allSatisfy { i, c in
+                    [8, 13, 18, 23].contains(i) || (c >= 48 && c <= 57) || (c >= 97 && c <= 102)
+                })
+            #expect(uuid[14] == UInt8(ascii: "4"))
+            #expect([UInt8(ascii: "8"), UInt8(ascii: "9"), UInt8(ascii: "a"), UInt8(ascii: "b")].contains(uuid[19]))
+            seen.insert(String(decoding: uuid, as: UTF8.self))
+        }
+        #expect(seen.count == 200)
     }
 
     @Test func arnParsing() {
