@@ -36,6 +36,19 @@ struct FuzzReplayTests {
         Figures.record("fuzz.\(target.rawValue).regressionFiles", "\(findings.count)")
     }
 
+    /// Findings not fixed yet (Fuzz/KnownBugs/<target>/, each file named after its bug): they must still fail, so that
+    /// a fix is noticed (then move the file to Fuzz/Regressions/). Run with COFFER_KNOWN_BUGS=1: a trap ends the run.
+    @Test(
+        .disabled(if: !Reliability.knownBugs, "bug: the inputs in Fuzz/KnownBugs trap (docs/RELIABILITY.md, Findings)"))
+    func knownBugsStillReproduce() throws {
+        for target in FuzzTarget.allCases {
+            for path in FuzzCorpus.files(in: "\(Self.repository)/Fuzz/KnownBugs/\(target.rawValue)") {
+                guard let bytes = FuzzCorpus.read(path) else { continue }
+                #expect(!target.run(bytes).isEmpty, "\(path) no longer fails: move it to Fuzz/Regressions")
+            }
+        }
+    }
+
     @Test(arguments: FuzzTarget.allCases)
     func generatedSeedsReplayClean(_ target: FuzzTarget) {
         let seeds = FuzzSeeds.seeds(for: target)

@@ -10,6 +10,9 @@ import Testing
 enum Reliability {
     static let enabled: Bool = getenv("COFFER_RELIABILITY").map { String(cString: $0) == "1" } ?? false
 
+    /// `COFFER_KNOWN_BUGS=1` runs the tests disabled for known bugs (each says `bug: …` and where), to check a fix.
+    static let knownBugs: Bool = getenv("COFFER_KNOWN_BUGS").map { String(cString: $0) == "1" } ?? false
+
     /// An integer knob from the environment (cycle counts, sizes of the long runs).
     static func knob(_ name: String, default value: Int) -> Int {
         getenv(name).flatMap { Int(String(cString: $0)) } ?? value

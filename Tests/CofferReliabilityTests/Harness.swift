@@ -112,6 +112,9 @@ final class Daemon {
 
     var isRunning: Bool { pid > 0 && kill(pid, 0) == 0 }
 
+    /// Forgets the pid of a daemon the caller has already reaped.
+    func forgetPID() { pid = 0 }
+
     var log: String {
         (try? SafeFile.readAll(path: logPath, maxBytes: 64 << 20)).map { String(decoding: $0, as: UTF8.self) } ?? ""
     }

@@ -1,6 +1,8 @@
 import Glibc
 
-// A copy of Tests/CofferIntegrationTests/Subprocess.swift (test targets cannot share files).
+// A copy of Tests/CofferIntegrationTests/Subprocess.swift (test targets cannot share files), except that children
+// start with an empty signal mask and default dispositions: the test threads that spawn them block most signals,
+// and a child inheriting that mask ignores SIGTERM (strace then never detaches).
 
 /// Runs a program with posix_spawn (no Foundation), feeding stdin and collecting stdout/stderr.
 struct ProcessResult {
@@ -92,8 +94,18 @@ enum Subprocess {
             for p in argv { free(p) }
             for p in envp { free(p) }
         }
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var empty = sigset_t()
+        sigemptyset(&empty)
+        var all = sigset_t()
+        sigfillset(&all)
+        posix_spawnattr_setsigmask(&attributes, &empty)
+        posix_spawnattr_setsigdefault(&attributes, &all)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
         var pid: pid_t = 0
-        let rc = posix_spawn(&pid, arguments[0], &actions, nil, argv, envp)
+        let rc = posix_spawn(&pid, arguments[0], &actions, &attributes, argv, envp)
         guard rc == 0 else { throw SubprocessError(message: "posix_spawn \(arguments[0]): \(rc)") }
         return pid
     }

@@ -140,6 +140,10 @@ enum FrameTarget {
         } catch {
             problems.append("a decoded document does not re-encode: \(error)")
         }
+        // Known bug (docs/RELIABILITY.md, "Findings"): `Timestamp.iso8601` traps on arithmetic overflow for the
+        // 808 values nearest Int64.min, so the JSON mapping and `description` of such a document trap. Skipped
+        // unless COFFER_KNOWN_BUGS=1 (which replays Fuzz/KnownBugs), so fuzzing goes on past it.
+        if !KnownBugs.enabled && containsExtremeTimestamp(document) { return problems }
         // The JSON mapping (`coffer call` output): serializes, and parses back to the same JSON.
         let json = AWSJSON.json(from: document)
         let text = json.serialized()
@@ -152,6 +156,19 @@ enum FrameTarget {
         }
         _ = try? Hello.negotiate(document)
         return problems
+    }
+
+    /// A timestamp within 1,000 ms of Int64.min, where `Timestamp.components` overflows.
+    static func containsExtremeTimestamp(_ document: Document) -> Bool {
+        func visit(_ value: Value) -> Bool {
+            switch value {
+            case .timestamp(let time): return time.milliseconds < Int64.min + 1_000
+            case .list(let values): return values.contains(where: visit)
+            case .map(let inner): return inner.fields.contains { visit($0.1) }
+            default: return false
+            }
+        }
+        return document.fields.contains { visit($0.1) }
     }
 
     static func secrets(in document: Document) -> [[UInt8]] {

@@ -41,6 +41,12 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     }()
 }
 
+/// Workarounds for known, reported bugs, so that fuzzing continues past them. `COFFER_KNOWN_BUGS=1` turns them off
+/// (the replay of Fuzz/KnownBugs/ then shows each bug; once fixed, its inputs move to Fuzz/Regressions/).
+public enum KnownBugs {
+    public static let enabled: Bool = getenv("COFFER_KNOWN_BUGS").map { String(cString: $0) == "1" } ?? false
+}
+
 #if canImport(Glibc)
     import Glibc
 #endif
