@@ -112,7 +112,7 @@ extension StoreQueries {
             seal: StoredSeal(
                 format: Int(s.int64(22)), masterKeyID: UInt32(truncatingIfNeeded: s.int64(23)),
                 dataKeyID: s.blob(24), wrappedKey: s.blob(25), valueNonce: s.blob(26), ciphertext: s.blob(27)))
-        let stages = s.optionalText(28).map { $0.split(separator: "\u{1F}").map(String.init).sorted() } ?? []
+        let stages = s.isNull(28) ? [] : s.textList(28, separator: 0x1F).sorted()
         return (secret, v, stages)
     }
 
@@ -276,8 +276,13 @@ extension StoreQueries {
 /// A read-only connection owned by one thread.
 public final class StoreReader: StoreQueries {
     public let connection: SQLiteConnection
+    /// The writer's transaction count (see ``WriteGeneration``), for caches of what this reader read.
+    public let generation: WriteGeneration
 
-    init(connection: SQLiteConnection) { self.connection = connection }
+    init(connection: SQLiteConnection, generation: WriteGeneration) {
+        self.connection = connection
+        self.generation = generation
+    }
 
     /// Runs `body` inside one read transaction, so that several queries see one consistent snapshot.
     public func snapshot<R>(_ body: () throws -> R) throws -> R {

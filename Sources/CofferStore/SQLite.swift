@@ -222,6 +222,21 @@ public final class SQLiteStatement {
 
     public func optionalText(_ column: Int) -> String? { isNull(column) ? nil : text(column) }
 
+    /// A text column holding a list joined by the byte `separator` (e.g. `group_concat(x, char(31))`), split in
+    /// place without an intermediate `String`.
+    public func textList(_ column: Int, separator: UInt8) -> [String] {
+        guard let ptr = sqlite3_column_text(handle, Int32(column)) else { return [] }
+        let bytes = UnsafeBufferPointer(start: ptr, count: Int(sqlite3_column_bytes(handle, Int32(column))))
+        guard !bytes.isEmpty else { return [] }
+        var out: [String] = []
+        var start = 0
+        for i in 0...bytes.count where i == bytes.count || bytes[i] == separator {
+            out.append(String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<i]), as: UTF8.self))
+            start = i + 1
+        }
+        return out
+    }
+
     public func blob(_ column: Int) -> [UInt8] {
         let count = Int(sqlite3_column_bytes(handle, Int32(column)))
         guard count > 0, let ptr = sqlite3_column_blob(handle, Int32(column)) else { return [] }

@@ -102,7 +102,7 @@ public final class Store: Sendable {
             PRAGMA busy_timeout=5000;
             """
         )
-        return StoreReader(connection: connection)
+        return StoreReader(connection: connection, generation: writer.generation)
     }
 
     static func openWriterConnection(path: String, options: StoreOptions) throws -> SQLiteConnection {
@@ -161,8 +161,17 @@ public final class Store: Sendable {
             if err == ELOOP { throw StoreError.unsafePath(lockPath, reason: "is a symlink") }
             throw StoreError.io(call: "open(\(lockPath))", errno: err)
         }
-        if flock(fd, LOCK_EX | LOCK_NB) != 0 {
+        // A held lock is retried for up to half a second: a lock this process just released can still be held for a
+        // moment by a child forked in between (its copy of the descriptor lives until its exec closes it).
+        var attempts = 0
+        while flock(fd, LOCK_EX | LOCK_NB) != 0 {
             let err = errno
+            if err == EINTR { continue }
+            if err == EWOULDBLOCK && attempts < 50 {
+                attempts += 1
+                usleep(10_000)
+                continue
+            }
             Glibc.close(fd)
             if err == EWOULDBLOCK { throw StoreError.locked(lockPath) }
             throw StoreError.io(call: "flock", errno: err)

@@ -1,4 +1,18 @@
 import CofferCore
+import Synchronization
+
+/// Counts the writer's transactions. Advanced after every batch, before any of its completions run (so before a
+/// write is acknowledged): a reader that loads the count, then queries, may keep what it read for as long as the
+/// count has not moved — nothing was committed since.
+public final class WriteGeneration: Sendable {
+    private let value = Atomic<UInt64>(0)
+
+    public init() {}
+
+    public var current: UInt64 { value.load(ordering: .acquiring) }
+
+    func advance() { value.add(1, ordering: .releasing) }
+}
 
 /// The single writer: one connection, one thread, group commit.
 ///
@@ -10,6 +24,7 @@ import CofferCore
 public final class StoreWriter: Sendable {
     private let state: WriterState
     private let thread: OSThread
+    public let generation = WriteGeneration()
 
     init(
         connection: SQLiteConnection, options: StoreOptions,
@@ -18,9 +33,10 @@ public final class StoreWriter: Sendable {
         let state = WriterState(maxBatch: options.maxBatch)
         self.state = state
         let handoff = ConnectionHandoff(connection)
+        let generation = self.generation
         thread = try OSThread(name: "coffer-writer") {
             guard let connection = handoff.take() else { return }
-            var loop = WriterLoop(state: state, connection: connection, reopen: reopen)
+            var loop = WriterLoop(state: state, generation: generation, connection: connection, reopen: reopen)
             loop.run()
         }
     }
@@ -165,14 +181,16 @@ final class WriterState: @unchecked Sendable {
 
 private struct WriterLoop {
     let state: WriterState
+    let generation: WriteGeneration
     var connection: SQLiteConnection
     let reopen: @Sendable () throws -> SQLiteConnection
 
     init(
-        state: WriterState, connection: SQLiteConnection,
+        state: WriterState, generation: WriteGeneration, connection: SQLiteConnection,
         reopen: @escaping @Sendable () throws -> SQLiteConnection
     ) {
         self.state = state
+        self.generation = generation
         self.connection = connection
         self.reopen = reopen
     }
@@ -180,6 +198,7 @@ private struct WriterLoop {
     mutating func run() {
         while let batch = state.next() {
             let commitError = runBatch(batch)
+            generation.advance()  // committed or not: readers' cached views are stale either way after a batch
             state.batchFinished()
             for job in batch { job.complete(commitError: commitError) }
             if let error = commitError as? SQLiteError, error.isStorageFailure {

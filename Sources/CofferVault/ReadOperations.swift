@@ -38,7 +38,8 @@ extension Vault {
             case .foreign: break
             }
             let label = stage ?? Stage.current
-            var found = name == nil && arn == nil ? nil : try db.secretWithStage(named: name, arn: arn, stage: label)
+            var found =
+                name == nil && arn == nil ? nil : try reader.secretWithStage(named: name, arn: arn, stage: label)
             if let row = found?.0, let deletion = row.deletionMs, deletion <= now.milliseconds { found = nil }
             (secret, _) = try authorizeResolved(
                 reference, found?.0, caller, "secretsmanager:GetSecretValue", in: db, requestKeys: keys,

@@ -384,6 +384,7 @@ struct KeyRing: Sendable {
 public final class VaultReader {
     let store: StoreReader
     let scratch: OpenScratch
+    let hot = HotPathCache()
 
     init(store: StoreReader, scratch: OpenScratch) {
         self.store = store
