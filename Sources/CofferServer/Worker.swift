@@ -134,29 +134,32 @@ final class Worker: @unchecked Sendable {
                 return
             }
             guard let fd = accepted else { return }
-            admit(fd, entry: entry)
+            guard admit(fd, entry: entry) else {
+                // Out of descriptors for the connection's pidfd: the same back-off as accept's EMFILE.
+                pauseListener(listenerIndex)
+                return
+            }
         }
     }
 
-    private func admit(_ fd: FileDescriptor, entry: ServerCore.ListenerEntry) {
+    /// Registers an accepted connection. False when the process is out of descriptors (the peer's pidfd could not
+    /// be opened): the connection was told so (ThrottlingException) and closed, and the caller pauses accepting.
+    private func admit(_ fd: FileDescriptor, entry: ServerCore.ListenerEntry) -> Bool {
         let peer: PeerCredentials
         do {
             peer = try PeerCredentials.read(from: fd)
+        } catch let error as SystemError where error.errno == EMFILE || error.errno == ENFILE {
+            server.log(.warning, "peer credentials: \(error); refusing the connection and pausing accepts")
+            refuse(fd, "The daemon is out of file descriptors; try again later.")
+            return false
         } catch {
             server.log(.warning, "peer credentials unavailable, closing: \(error)")
             fd.close()
-            return
+            return true
         }
         guard server.limiter.admit(uid: peer.uid) else {
-            // Best effort: say why, then close. The reply is small enough for an empty socket buffer.
-            var bytes: [UInt8] = []
-            let error = ServiceError(.throttling, "Too many connections; try again later.")
-            let header = FrameHeader(kind: .error, operationCode: 0, requestID: WireFormat.connectionErrorRequestID)
-            try? WireCodec.appendFrame(header: header, document: ErrorReply(error).document, to: &bytes)
-            _ = bytes.withUnsafeBytes { try? fd.send($0) }
-            fd.close()
-            server.metrics.rejectedConnections.add(1, ordering: .relaxed)
-            return
+            refuse(fd, "Too many connections; try again later.")
+            return true
         }
         let id = nextID
         nextID += 1
@@ -168,10 +171,23 @@ final class Worker: @unchecked Sendable {
         } catch {
             server.limiter.release(uid: peer.uid)
             fd.close()
-            return
+            return true
         }
         connections[id] = connection
         server.metrics.acceptedConnections.add(1, ordering: .relaxed)
+        return true
+    }
+
+    /// Best effort: says why (ThrottlingException on request id 0), then closes. The reply is small enough for an
+    /// empty socket buffer.
+    private func refuse(_ fd: FileDescriptor, _ message: String) {
+        var bytes: [UInt8] = []
+        let error = ServiceError(.throttling, message)
+        let header = FrameHeader(kind: .error, operationCode: 0, requestID: WireFormat.connectionErrorRequestID)
+        try? WireCodec.appendFrame(header: header, document: ErrorReply(error).document, to: &bytes)
+        _ = bytes.withUnsafeBytes { try? fd.send($0) }
+        fd.close()
+        server.metrics.rejectedConnections.add(1, ordering: .relaxed)
     }
 
     private func pauseListener(_ index: Int) {

@@ -35,8 +35,10 @@ public final class StoreWriter: Sendable {
         let handoff = ConnectionHandoff(connection)
         let generation = self.generation
         thread = try OSThread(name: "coffer-writer") {
-            guard let connection = handoff.take() else { return }
-            var loop = WriterLoop(state: state, generation: generation, connection: connection, reopen: reopen)
+            // No local holds the first connection: after a storage failure the loop replaces it, and it must close.
+            guard var loop = WriterLoop(state: state, generation: generation, handoff: handoff, reopen: reopen) else {
+                return
+            }
             loop.run()
         }
     }
@@ -185,10 +187,11 @@ private struct WriterLoop {
     var connection: SQLiteConnection
     let reopen: @Sendable () throws -> SQLiteConnection
 
-    init(
-        state: WriterState, generation: WriteGeneration, connection: SQLiteConnection,
+    init?(
+        state: WriterState, generation: WriteGeneration, handoff: ConnectionHandoff,
         reopen: @escaping @Sendable () throws -> SQLiteConnection
     ) {
+        guard let connection = handoff.take() else { return nil }
         self.state = state
         self.generation = generation
         self.connection = connection

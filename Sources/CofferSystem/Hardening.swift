@@ -24,6 +24,26 @@ public enum Hardening {
         return (UInt64(limit.rlim_cur), UInt64(limit.rlim_max))
     }
 
+    /// The setting that turns Swift's crash backtracer off. On by default on Linux, it prints every register and the
+    /// memory each points to on a crash, to standard error (the journal): secret material could land in the logs.
+    public static let noBacktraceSetting = "enable=no"
+
+    /// Makes sure Swift's crash backtracer is off: the runtime reads `SWIFT_BACKTRACE` only at process start, so
+    /// when it is not `enable=no` this sets it and re-executes the same binary (`/proc/self/exe`, same arguments,
+    /// same pid: socket activation and `NOTIFY_SOCKET` are unaffected). Call first thing, before anything is opened
+    /// or any secret is read. Returns only if the backtracer is already off or the re-exec failed (the reason).
+    @discardableResult
+    public static func disableCrashBacktracer() -> String? {
+        if let current = getenv("SWIFT_BACKTRACE"), String(cString: current) == noBacktraceSetting { return nil }
+        guard setenv("SWIFT_BACKTRACE", noBacktraceSetting, 1) == 0 else { return "setenv: errno \(errno)" }
+        var argv: [UnsafeMutablePointer<CChar>?] = CommandLine.arguments.map { strdup($0) }
+        argv.append(nil)
+        execv("/proc/self/exe", &argv)
+        let failure = "execv(/proc/self/exe): errno \(errno)"
+        for pointer in argv { free(pointer) }
+        return failure
+    }
+
     /// Ignores SIGPIPE process-wide, so a write to a vanished peer returns EPIPE instead of killing the daemon
     /// (CofferSystem also sends with `MSG_NOSIGNAL`). An ignored signal stays ignored across `fork` and `exec`, so a
     /// child program that relies on SIGPIPE must restore the default itself.

@@ -62,6 +62,9 @@ struct Serve: ParsableCommand {
     var workers: Int?
 
     func run() throws {
+        if let failure = Hardening.disableCrashBacktracer() {
+            Logger.standardError(label: "cofferd").warning("Swift's crash backtracer is still on (\(failure))")
+        }
         let state =
             stateDir ?? environment("STATE_DIRECTORY")?.split(separator: ":").first.map(String.init)
             ?? "/var/lib/coffer"
@@ -121,6 +124,9 @@ struct Restore: ParsableCommand {
     var passphraseStdin = false
 
     func run() throws {
+        if let failure = Hardening.disableCrashBacktracer() {
+            Logger.standardError(label: "cofferd").warning("Swift's crash backtracer is still on (\(failure))")
+        }
         guard (keyFile == nil) != !passphraseStdin else {
             throw ValidationError("give exactly one of --key-file and --passphrase-stdin")
         }
